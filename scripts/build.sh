@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/: wasm-pack (release, --target web), then wasm-opt when present.
+# Skips all work when pkg/ is newer than every input.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+wasm=pkg/webvram_bg.wasm
+if [ -f "$wasm" ] && [ -z "$(find src Cargo.toml Cargo.lock -newer "$wasm" -print -quit)" ]; then
+  echo "[build] pkg/ is up to date"
+  exit 0
+fi
+echo "[build] wasm-pack build --release --target web"
+wasm-pack build --release --target web --out-dir pkg --out-name webvram --no-pack
+if command -v wasm-opt >/dev/null; then
+  echo "[build] wasm-opt -O2"
+  wasm-opt -O2 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    "$wasm" -o "$wasm.opt" && mv "$wasm.opt" "$wasm"
+fi
+raw=$(stat -c %s "$wasm")
+gz=$(gzip -9 -c "$wasm" | wc -c)
+awk -v w="$wasm" -v r="$raw" -v g="$gz" 'BEGIN { printf "[build] %s: %.1f MB, %.1f MB gzipped\n", w, r / 1e6, g / 1e6 }'

@@ -1,0 +1,62 @@
+//! The GPU adapter: probe it once into an [`AdapterProfile`], then open one device that burn and
+//! webvram share.
+
+mod describe;
+mod gpu;
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
+mod profile;
+#[cfg(target_arch = "wasm32")]
+mod web;
+
+pub use gpu::GpuContext;
+pub use profile::AdapterProfile;
+
+/// A found adapter, with the instance it came from (wgpu needs both alive).
+pub(crate) type FoundAdapter = (wgpu::Instance, wgpu::Adapter);
+
+/// Probe the adapter and open a device on it; `None` (with the reason in the profile) when the
+/// host has no usable adapter.
+///
+/// # Errors
+///
+/// Only for browser faults worth surfacing. A missing adapter, or a device the adapter refuses,
+/// is reported through the profile instead, so the runtime can still run on the CPU.
+pub async fn open(
+    power: wgpu::PowerPreference,
+) -> Result<(AdapterProfile, Option<GpuContext>), crate::Error> {
+    #[cfg(target_arch = "wasm32")]
+    let (mut profile, found) = web::probe(power).await?;
+    #[cfg(not(target_arch = "wasm32"))]
+    let (mut profile, found) = native::probe(power).await;
+    let Some((instance, adapter)) = found else {
+        return Ok((profile, None));
+    };
+    match GpuContext::open(instance, adapter).await {
+        Ok(gpu) => Ok((profile, Some(gpu))),
+        Err(err) => {
+            profile.available = false;
+            profile.unavailable_reason = Some(err.to_string());
+            Ok((profile, None))
+        }
+    }
+}
+
+/// Total and free host RAM in bytes, as well as this host lets us know.
+pub fn host_ram(profile: &AdapterProfile) -> (u64, u64) {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = profile;
+        (
+            native::total_ram_bytes().unwrap_or(0),
+            native::free_ram_bytes().unwrap_or(0),
+        )
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let total = profile
+            .device_memory_gib
+            .map_or(0, |gib| (gib * (1u64 << 30) as f64) as u64);
+        (total, total.saturating_sub(web::wasm_memory_bytes()))
+    }
+}

@@ -1,0 +1,70 @@
+//! The JS API: thin wrappers that turn Rust values into plain JS objects and Rust errors into
+//! JS `Error`s carrying a `code`. No logic lives here.
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::{Error, Runtime, RuntimeOptions};
+
+/// The webvram runtime, as JS sees it: `await Runtime.create(options)`.
+#[wasm_bindgen(js_name = Runtime)]
+pub struct JsRuntime {
+    inner: Runtime,
+}
+
+#[wasm_bindgen(js_class = Runtime)]
+impl JsRuntime {
+    /// Probe WebGPU and start the runtime; falls back to the CPU (state `DISABLED`) when the
+    /// page has no WebGPU adapter.
+    pub async fn create(options: JsValue) -> Result<JsRuntime, JsValue> {
+        console_error_panic_hook::set_once();
+        let options = parse_options(options)?;
+        let inner = Runtime::create(options).await.map_err(to_js_error)?;
+        Ok(JsRuntime { inner })
+    }
+
+    /// The adapter profile: vendor, architecture, description, features, limits, host facts.
+    #[wasm_bindgen(getter)]
+    pub fn adapter(&self) -> Result<JsValue, JsValue> {
+        to_js(self.inner.adapter())
+    }
+
+    /// ComfyUI's VRAM state name (`"SHARED"`, `"DISABLED"`, …).
+    #[wasm_bindgen(getter, js_name = vramState)]
+    pub fn vram_state(&self) -> String {
+        self.inner.vram_state().to_owned()
+    }
+
+    /// ComfyUI's `/system_stats` object, with the same field names.
+    #[wasm_bindgen(js_name = systemStats)]
+    pub fn system_stats(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.inner.system_stats())
+    }
+}
+
+fn parse_options(options: JsValue) -> Result<RuntimeOptions, JsValue> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(RuntimeOptions::default());
+    }
+    serde_wasm_bindgen::from_value(options).map_err(|err| {
+        to_js_error(Error::InvalidOption {
+            option: "options".into(),
+            message: err.to_string(),
+        })
+    })
+}
+
+/// Plain JS objects (maps as objects, not `Map`s) so results print and JSON-encode naturally.
+fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|err| JsValue::from(js_sys::Error::new(&err.to_string())))
+}
+
+/// A JS `Error` whose `code` says what kind of failure it was.
+fn to_js_error(err: Error) -> JsValue {
+    let js = js_sys::Error::new(&err.to_string());
+    js.set_name("WebvramError");
+    let _ = js_sys::Reflect::set(&js, &"code".into(), &err.code().into());
+    js.into()
+}

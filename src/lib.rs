@@ -1,0 +1,22 @@
+//! webvram: run ML models in any web page on whatever GPU the visitor has.
+//!
+//! The crate builds for `wasm32-unknown-unknown` (the npm package) and natively (wgpu on Vulkan),
+//! so the same GPU code paths are tested both in a browser and on lavapipe. Data flows top to
+//! bottom: [`runtime`] owns the [`device`] and reports [`stats`] in ComfyUI's shape.
+#![warn(missing_docs)]
+
+pub mod device;
+pub mod error;
+pub mod runtime;
+pub mod stats;
+
+#[cfg(target_arch = "wasm32")]
+mod js;
+
+pub use device::AdapterProfile;
+pub use error::Error;
+pub use runtime::{Runtime, RuntimeOptions};
+pub use stats::SystemStats;
+
+/// The crate version, reported as `webvram_version` in [`SystemStats`].
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,66 @@
+// The demo: start the runtime, show what the adapter offers and which VRAM state was chosen.
+import init, { Runtime } from '../pkg/webvram.js';
+
+const $ = (id) => document.getElementById(id);
+
+function row(list, name, value) {
+  const dt = document.createElement('dt');
+  dt.textContent = name;
+  const dd = document.createElement('dd');
+  dd.textContent = value;
+  list.append(dt, dd);
+}
+
+function showAdapter(adapter) {
+  const list = $('adapter');
+  list.replaceChildren();
+  row(list, 'Vendor', adapter.vendor || '—');
+  row(list, 'Architecture', adapter.architecture || '—');
+  row(list, 'Description', adapter.description || '—');
+  row(list, 'Fallback adapter', String(adapter.isFallbackAdapter));
+  row(list, 'Backend', adapter.backend || 'none');
+  row(list, 'Max buffer', formatBytes(adapter.limits.maxBufferSize));
+  row(list, 'Max storage binding', formatBytes(adapter.limits.maxStorageBufferBindingSize));
+  row(list, 'Device memory', adapter.deviceMemoryGib == null ? 'unknown' : `${adapter.deviceMemoryGib} GiB`);
+  row(list, 'CPU threads', adapter.hardwareConcurrency ?? 'unknown');
+  $('features').textContent = adapter.features.length ? adapter.features.join(', ') : 'no optional features';
+  const body = $('limits').tBodies[0];
+  body.replaceChildren(...Object.entries(adapter.limits).map(([name, value]) => {
+    const tr = document.createElement('tr');
+    tr.innerHTML = '<td></td><td></td>';
+    tr.cells[0].textContent = name;
+    tr.cells[1].textContent = value;
+    return tr;
+  }));
+}
+
+function formatBytes(bytes) {
+  if (bytes == null) return '—';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i += 1; }
+  return `${Number.isInteger(bytes) ? bytes : bytes.toFixed(1)} ${units[i]}`;
+}
+
+async function main() {
+  await init();
+  const rt = await Runtime.create({});
+  const state = $('vram-state');
+  state.textContent = rt.vramState;
+  state.dataset.state = rt.vramState;
+  const adapter = rt.adapter;
+  $('reason').textContent = adapter.available
+    ? `WebGPU adapter found (${adapter.vendor || 'unknown vendor'}).`
+    : `No GPU: ${adapter.unavailableReason}. Running on the CPU.`;
+  showAdapter(adapter);
+  $('stats').textContent = JSON.stringify(rt.systemStats(), null, 2);
+  document.body.dataset.ready = 'true';
+}
+
+main().catch((err) => {
+  const box = $('error');
+  box.hidden = false;
+  box.textContent = `${err.code ?? 'ERROR'}: ${err.message}`;
+  document.body.dataset.ready = 'error';
+  console.error(err);
+});
