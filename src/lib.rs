@@ -7,8 +7,11 @@
 
 pub mod device;
 pub mod error;
+pub mod manager;
+pub mod policy;
 pub mod runtime;
 pub mod stats;
+pub mod weights;
 
 #[cfg(target_arch = "wasm32")]
 mod js;

@@ -1,22 +1,21 @@
-//! The runtime: owns the device and answers for it. The only place device, policy and
-//! bookkeeping meet.
+//! The runtime: owns the device, the policy decision and the manager. The only place device,
+//! policy and bookkeeping meet.
 
 use burn::tensor::Device;
-use serde::Deserialize;
 
 use crate::Error;
 use crate::device::{self, AdapterProfile, GpuContext};
+use crate::manager::Manager;
+use crate::policy::{self, Decision, VramMode};
 use crate::stats::{DeviceStats, SystemInfo, SystemStats, os_from_user_agent};
 
-/// Options for [`Runtime::create`], in their JS spelling (`powerPreference`).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// Options for [`Runtime::create`]: the policy's knobs plus how to pick the adapter.
+#[derive(Clone, Debug, Default)]
 pub struct RuntimeOptions {
-    /// `"cpu"` skips the GPU entirely (ComfyUI's `--cpu`); anything else probes it.
-    #[serde(default)]
-    pub vram: Option<String>,
-    /// `"low-power"` asks for the integrated GPU on dual-GPU machines.
-    #[serde(default)]
+    /// ComfyUI's VRAM flags and budgets (`vram`, `reserveVram`, `vramBudget`, `smartMemory`, …).
+    pub policy: policy::Options,
+    /// `"low-power"` asks for the integrated GPU on dual-GPU machines; the default is
+    /// `"high-performance"`.
     pub power_preference: Option<String>,
 }
 
@@ -40,15 +39,19 @@ enum Compute {
     Cpu(Device),
 }
 
-/// A started webvram runtime: an adapter profile and a device ready for tensors.
+/// A started webvram runtime: an adapter profile, a VRAM decision, the manager's books, and a
+/// device ready for tensors.
 #[derive(Debug)]
 pub struct Runtime {
     profile: AdapterProfile,
+    decision: Decision,
+    manager: Manager,
     compute: Compute,
 }
 
 impl Runtime {
-    /// Probe the adapter, open the shared device, or fall back to the CPU.
+    /// Probe the adapter, choose the VRAM state, open the shared device — or fall back to the
+    /// CPU when there is no adapter or the policy says `DISABLED`.
     ///
     /// # Errors
     ///
@@ -56,31 +59,39 @@ impl Runtime {
     /// A missing GPU is not an error: the runtime runs on the CPU and the profile says why.
     pub async fn create(options: RuntimeOptions) -> Result<Self, Error> {
         let power = options.power()?;
-        if options.vram.as_deref() == Some("cpu") {
-            let profile =
-                AdapterProfile::unavailable("the caller asked for the CPU (vram: \"cpu\")");
-            return Ok(Self::on_cpu(profile));
-        }
-        let (profile, gpu) = device::open(power).await?;
-        Ok(match gpu {
-            Some(gpu) => Self {
-                profile,
-                compute: Compute::Gpu(gpu),
-            },
-            None => Self::on_cpu(profile),
-        })
-    }
-
-    fn on_cpu(profile: AdapterProfile) -> Self {
-        Self {
+        let (profile, gpu) = if options.policy.vram == VramMode::Cpu {
+            let reason = "the caller asked for the CPU (vram: \"cpu\")";
+            (AdapterProfile::unavailable(reason), None)
+        } else {
+            device::open(power).await?
+        };
+        let decision = policy::select(&profile, &options.policy, None);
+        let manager = Manager::new(decision.clone(), &options.policy);
+        let compute = match gpu {
+            Some(gpu) if decision.state != policy::VramState::Disabled => Compute::Gpu(gpu),
+            _ => Compute::Cpu(Device::flex()),
+        };
+        Ok(Self {
             profile,
-            compute: Compute::Cpu(Device::flex()),
-        }
+            decision,
+            manager,
+            compute,
+        })
     }
 
     /// What the adapter offers (or why there is none).
     pub fn adapter(&self) -> &AdapterProfile {
         &self.profile
+    }
+
+    /// The VRAM state, budgets and the reasons for them.
+    pub fn decision(&self) -> &Decision {
+        &self.decision
+    }
+
+    /// The manager's books: which layer of which model lives in which tier.
+    pub fn manager(&self) -> &Manager {
+        &self.manager
     }
 
     /// The burn device tensors should be created on.
@@ -99,16 +110,12 @@ impl Runtime {
         }
     }
 
-    /// ComfyUI's VRAM state name. Until the policy module decides, a GPU counts as `SHARED`
-    /// (the design's default for browsers) and no GPU as `DISABLED`.
+    /// ComfyUI's name for the VRAM state (`"SHARED"`, `"LOW_VRAM"`, …).
     pub fn vram_state(&self) -> &'static str {
-        match self.compute {
-            Compute::Gpu(_) => "SHARED",
-            Compute::Cpu(_) => "DISABLED",
-        }
+        self.decision.state.name()
     }
 
-    /// ComfyUI's `/system_stats`, from this runtime's point of view.
+    /// ComfyUI's `/system_stats`, from this runtime's point of view, plus the decision.
     pub fn system_stats(&self) -> SystemStats {
         let (ram_total, ram_free) = device::host_ram(&self.profile);
         let user_agent = self.profile.user_agent.clone().unwrap_or_default();
@@ -122,13 +129,15 @@ impl Runtime {
             },
             devices: vec![self.device_stats()],
             vram_state: self.vram_state().to_owned(),
+            policy: self.decision.clone(),
         }
     }
 
     fn device_stats(&self) -> DeviceStats {
         let pool = self.device().memory_pool_usage();
         let (reserved, in_use) = pool.map_or((0, 0), |p| (p.bytes_reserved, p.bytes_in_use));
-        let budget = self.placeholder_budget();
+        let used = in_use.max(self.manager.gpu_bytes());
+        let budget = self.decision.budget_bytes;
         let (name, kind) = match &self.compute {
             Compute::Gpu(_) => (
                 format!("{}:0 {}", self.profile.backend, self.profile.description),
@@ -141,20 +150,9 @@ impl Runtime {
             kind,
             index: 0,
             vram_total: budget,
-            vram_free: budget.saturating_sub(in_use),
+            vram_free: budget.saturating_sub(used),
             torch_vram_total: reserved,
             torch_vram_free: reserved.saturating_sub(in_use),
         }
-    }
-
-    /// Half the RAM the host reports, capped by the largest buffer the adapter allows times
-    /// four; the policy module replaces this estimate.
-    fn placeholder_budget(&self) -> u64 {
-        if self.gpu().is_none() {
-            return 0;
-        }
-        let (ram_total, _) = device::host_ram(&self.profile);
-        let max_buffer = self.profile.limit("maxBufferSize").unwrap_or(0);
-        (ram_total / 2).min(max_buffer.saturating_mul(4))
     }
 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::policy::Decision;
+
 /// The whole report. Field names are ComfyUI's (snake_case) on purpose; sizes are bytes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SystemStats {
@@ -11,6 +13,8 @@ pub struct SystemStats {
     pub devices: Vec<DeviceStats>,
     /// The VRAM state in ComfyUI's spelling (`"SHARED"`, `"LOW_VRAM"`, …).
     pub vram_state: String,
+    /// webvram's addition: the budget, reserve and the reasons behind the state (camelCase).
+    pub policy: Decision,
 }
 
 /// ComfyUI's `system` block, plus the user agent a browser adds.
@@ -39,9 +43,10 @@ pub struct DeviceStats {
     pub kind: String,
     /// Device index; always 0 today.
     pub index: u32,
-    /// The GPU memory budget webvram allows itself (WebGPU reports no VRAM size).
+    /// The GPU memory budget webvram allows itself (WebGPU reports no VRAM size): the policy's
+    /// `budgetBytes`.
     pub vram_total: u64,
-    /// Budget not yet used by the allocator.
+    /// Budget not used by live tensors or by layers the manager has placed on the GPU.
     pub vram_free: u64,
     /// Bytes burn's allocator has reserved on the device (ComfyUI: torch reserved).
     pub torch_vram_total: u64,

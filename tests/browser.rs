@@ -3,6 +3,7 @@
 
 use burn::tensor::{Tensor, TensorData};
 use wasm_bindgen_test::*;
+use webvram::policy::{Options, VramMode};
 use webvram::{Runtime, RuntimeOptions};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -59,12 +60,27 @@ async fn system_stats_report_the_webgpu_device() {
     assert!(stats.system.ram_total > 0);
     assert_eq!(stats.devices[0].kind, "webgpu");
     assert!(stats.devices[0].name.starts_with("webgpu:0"));
+    // SwiftShader is a software adapter: SHARED, with a budget drawn from RAM and reasons.
+    assert_eq!(stats.devices[0].vram_total, stats.policy.budget_bytes);
+    assert!(stats.policy.budget_bytes > 0);
+    assert!(
+        stats
+            .policy
+            .reasons
+            .iter()
+            .any(|r| r.signal.contains("isFallbackAdapter") || r.value.contains("swiftshader")),
+        "{:?}",
+        stats.policy.reasons
+    );
 }
 
 #[wasm_bindgen_test]
 async fn cpu_mode_is_disabled_and_computes_on_flex() {
     let options = RuntimeOptions {
-        vram: Some("cpu".into()),
+        policy: Options {
+            vram: VramMode::Cpu,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let rt = Runtime::create(options).await.unwrap();

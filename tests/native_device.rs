@@ -2,6 +2,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use burn::tensor::{Tensor, TensorData};
+use webvram::policy::{Options, VramMode};
 use webvram::{Runtime, RuntimeOptions};
 
 const MIB: u64 = 1 << 20;
@@ -61,7 +62,10 @@ fn burn_computes_on_the_shared_device() {
 #[test]
 fn cpu_mode_runs_on_burns_cpu_backend() {
     let options = RuntimeOptions {
-        vram: Some("cpu".into()),
+        policy: Options {
+            vram: VramMode::Cpu,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let rt = runtime(options);
@@ -99,7 +103,7 @@ fn system_stats_use_comfyuis_exact_field_names() {
         k.sort();
         k
     };
-    assert_eq!(keys(&json), ["devices", "system", "vram_state"]);
+    assert_eq!(keys(&json), ["devices", "policy", "system", "vram_state"]);
     assert_eq!(
         keys(&json["system"]),
         [
@@ -131,4 +135,6 @@ fn system_stats_use_comfyuis_exact_field_names() {
             >= json["system"]["ram_free"].as_u64().unwrap()
     );
     assert!(device["vram_total"].as_u64().unwrap() >= device["vram_free"].as_u64().unwrap());
+    assert_eq!(device["vram_total"], json["policy"]["budgetBytes"]);
+    assert!(json["policy"]["reasons"].as_array().unwrap().len() >= 3);
 }

@@ -1,0 +1,124 @@
+//! Inference-memory estimates per architecture, as a function of the workload.
+
+use serde::{Deserialize, Serialize};
+
+/// The size of one run: how many sequences of how many tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Workload {
+    /// Sequences per call.
+    pub batch: u64,
+    /// Tokens per sequence (after padding).
+    pub sequence: u64,
+}
+
+/// How much GPU memory a model's forward pass needs beyond its weights, per architecture.
+///
+/// ComfyUI asks each model (`memory_required(input_shape)`); webvram does the same, so the
+/// number grows with batch × sequence instead of being a constant. Arithmetic saturates: an
+/// absurd workload yields `u64::MAX`, which then fails the fit check with a typed error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum InferenceEstimate {
+    /// A transformer encoder (BERT) run one block at a time. Peak elements in one block:
+    /// hidden in and out (2·T·H), Q, K and V (3·T·H), attention scores and probabilities
+    /// (2·B·heads·S²) and the feed-forward intermediate (T·I), with T = B·S tokens; times
+    /// `bytes_per_element`. A sum, so an upper bound of the true peak.
+    #[serde(rename_all = "camelCase")]
+    Encoder {
+        /// Hidden size H.
+        hidden: u64,
+        /// Feed-forward size I.
+        intermediate: u64,
+        /// Attention heads.
+        heads: u64,
+        /// Bytes per activation element (4 for f32 compute, 2 for f16).
+        bytes_per_element: u64,
+    },
+    /// `fixed + per_token × batch × sequence`, for architectures without a closed form yet.
+    #[serde(rename_all = "camelCase")]
+    PerToken {
+        /// Bytes needed whatever the workload.
+        fixed: u64,
+        /// Bytes per token.
+        per_token: u64,
+    },
+    /// A constant, for tests and models whose activations do not depend on the input.
+    Fixed(u64),
+}
+
+impl InferenceEstimate {
+    /// Bytes of inference memory for `workload`.
+    pub fn bytes(&self, workload: Workload) -> u64 {
+        let tokens = workload.batch.saturating_mul(workload.sequence);
+        match *self {
+            Self::Encoder {
+                hidden,
+                intermediate,
+                heads,
+                bytes_per_element,
+            } => {
+                let hidden_elements = tokens.saturating_mul(hidden).saturating_mul(5);
+                let attention = workload
+                    .batch
+                    .saturating_mul(heads)
+                    .saturating_mul(workload.sequence.saturating_mul(workload.sequence))
+                    .saturating_mul(2);
+                let ffn = tokens.saturating_mul(intermediate);
+                hidden_elements
+                    .saturating_add(attention)
+                    .saturating_add(ffn)
+                    .saturating_mul(bytes_per_element)
+            }
+            Self::PerToken { fixed, per_token } => {
+                fixed.saturating_add(per_token.saturating_mul(tokens))
+            }
+            Self::Fixed(bytes) => bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minilm_encoder_estimate_by_hand() {
+        let minilm = InferenceEstimate::Encoder {
+            hidden: 384,
+            intermediate: 1536,
+            heads: 12,
+            bytes_per_element: 4,
+        };
+        // T = 256: 5·256·384 = 491_520; 2·12·256² = 1_572_864; 256·1536 = 393_216.
+        let expected = (491_520 + 1_572_864 + 393_216) * 4;
+        assert_eq!(
+            minilm.bytes(Workload {
+                batch: 1,
+                sequence: 256
+            }),
+            expected
+        );
+        assert!(
+            minilm.bytes(Workload {
+                batch: 8,
+                sequence: 256
+            }) > 8 * expected / 2
+        );
+    }
+
+    #[test]
+    fn saturates_instead_of_overflowing() {
+        let estimate = InferenceEstimate::PerToken {
+            fixed: 1,
+            per_token: u64::MAX,
+        };
+        assert_eq!(
+            estimate.bytes(Workload {
+                batch: 2,
+                sequence: 2
+            }),
+            u64::MAX
+        );
+    }
+}
