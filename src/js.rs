@@ -42,15 +42,36 @@ impl JsRuntime {
     }
 }
 
+/// `powerPreference` belongs to the device, everything else to the policy, which rejects
+/// unknown keys and wrong types with serde's message.
 fn parse_options(options: JsValue) -> Result<RuntimeOptions, JsValue> {
     if options.is_undefined() || options.is_null() {
         return Ok(RuntimeOptions::default());
     }
-    serde_wasm_bindgen::from_value(options).map_err(|err| {
+    let invalid = |option: &str, message: String| {
         to_js_error(Error::InvalidOption {
-            option: "options".into(),
-            message: err.to_string(),
+            option: option.into(),
+            message,
         })
+    };
+    let Some(given) = options.dyn_ref::<js_sys::Object>() else {
+        return Err(invalid("options", "expected an object".into()));
+    };
+    let rest = js_sys::Object::assign(&js_sys::Object::new(), given);
+    let key = JsValue::from_str("powerPreference");
+    let power = js_sys::Reflect::get(&rest, &key).unwrap_or(JsValue::UNDEFINED);
+    let _ = js_sys::Reflect::delete_property(&rest, &key);
+    let power_preference = if power.is_undefined() {
+        None
+    } else {
+        let text = power.as_string();
+        Some(text.ok_or_else(|| invalid("powerPreference", "expected a string".into()))?)
+    };
+    let policy = serde_wasm_bindgen::from_value(rest.into())
+        .map_err(|err| invalid("options", err.to_string()))?;
+    Ok(RuntimeOptions {
+        policy,
+        power_preference,
     })
 }
 

@@ -34,6 +34,21 @@ function showAdapter(adapter) {
   }));
 }
 
+function showDecision(decision) {
+  $('budget').textContent = formatBytes(decision.budgetBytes);
+  $('reserve').textContent = formatBytes(decision.reserveBytes);
+  $('device-class').textContent = decision.deviceClass;
+  $('reasons').tBodies[0].replaceChildren(...decision.reasons.map((reason) => {
+    const tr = document.createElement('tr');
+    for (const key of ['signal', 'value', 'effect']) {
+      const td = document.createElement('td');
+      td.textContent = reason[key];
+      tr.append(td);
+    }
+    return tr;
+  }));
+}
+
 function formatBytes(bytes) {
   if (bytes == null) return '—';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -53,7 +68,9 @@ async function main() {
     ? `WebGPU adapter found (${adapter.vendor || 'unknown vendor'}).`
     : `No GPU: ${adapter.unavailableReason}. Running on the CPU.`;
   showAdapter(adapter);
-  $('stats').textContent = JSON.stringify(rt.systemStats(), null, 2);
+  const stats = rt.systemStats();
+  showDecision(stats.policy);
+  $('stats').textContent = JSON.stringify(stats, null, 2);
   document.body.dataset.ready = 'true';
 }
 

@@ -31,6 +31,9 @@ test('demo shows the SwiftShader adapter profile and the SHARED state', async ()
     assert.equal(stats.vram_state, 'SHARED');
     assert.equal(stats.devices[0].type, 'webgpu');
     assert.ok(stats.devices[0].vram_total > 0);
+    assert.equal(stats.devices[0].vram_total, stats.policy.budgetBytes);
+    const reasons = await page.locator('#reasons tbody tr').count();
+    assert.ok(reasons >= 3, `only ${reasons} reasons shown`);
     assert.deepEqual(errors, []);
     await page.screenshot({ path: `${out}demo-webgpu.png`, fullPage: true });
   } finally {
