@@ -10,6 +10,7 @@
 #
 # Idempotent: when the folder is already complete (stamp file + sha256 of the weights) it exits
 # in well under a second. Usage, from anywhere:  bash scripts/fetch-model.sh [DEST_DIR]
+# (a relative DEST_DIR is taken from the repo root; default www/models/all-MiniLM-L6-v2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -7,11 +7,10 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Debian packages: the browser and its driver for tests, lavapipe for native GPU tests, wasm-opt.
+# Debian packages: the browser and its driver for tests, lavapipe for native GPU tests.
 need_apt=()
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
-command -v wasm-opt >/dev/null || need_apt+=(binaryen)
 ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || need_apt+=(mesa-vulkan-drivers)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_apt[*]}"
@@ -38,3 +37,6 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   log "installing npm dependencies"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# The default model (all-MiniLM-L6-v2) for the demo and the model tests; seconds when present.
+bash scripts/fetch-model.sh

@@ -140,7 +140,7 @@ impl Runtime {
         let budget = self.decision.budget_bytes;
         let (name, kind) = match &self.compute {
             Compute::Gpu(_) => (
-                format!("{}:0 {}", self.profile.backend, self.profile.description),
+                format!("{}:0 {}", self.profile.backend, self.profile.display_name()),
                 self.profile.backend.clone(),
             ),
             Compute::Cpu(_) => ("cpu".to_owned(), "cpu".to_owned()),

@@ -59,7 +59,12 @@ async fn system_stats_report_the_webgpu_device() {
     assert_eq!(stats.system.os, "Linux");
     assert!(stats.system.ram_total > 0);
     assert_eq!(stats.devices[0].kind, "webgpu");
-    assert!(stats.devices[0].name.starts_with("webgpu:0"));
+    assert!(stats.devices[0].name.starts_with("webgpu:0 "));
+    assert!(
+        stats.devices[0].name.contains("swiftshader"),
+        "{}",
+        stats.devices[0].name
+    );
     // SwiftShader is a software adapter: SHARED, with a budget drawn from RAM and reasons.
     assert_eq!(stats.devices[0].vram_total, stats.policy.budget_bytes);
     assert!(stats.policy.budget_bytes > 0);

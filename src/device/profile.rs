@@ -52,6 +52,26 @@ impl AdapterProfile {
         self.limits.get(name).copied()
     }
 
+    /// A human name: the description, or vendor and architecture when the browser gives none
+    /// (Chrome leaves `description` empty unless unmasked).
+    pub fn display_name(&self) -> String {
+        if !self.description.is_empty() {
+            return self.description.clone();
+        }
+        let parts = [self.vendor.as_str(), self.architecture.as_str()];
+        let name = parts
+            .iter()
+            .filter(|p| !p.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if name.is_empty() {
+            "unknown adapter".into()
+        } else {
+            name
+        }
+    }
+
     /// Whether the adapter offers the named WebGPU feature.
     pub fn has_feature(&self, name: &str) -> bool {
         self.features.iter().any(|f| f == name)
