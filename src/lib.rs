@@ -7,6 +7,7 @@
 
 pub mod device;
 pub mod error;
+pub mod fetch;
 pub mod manager;
 pub mod policy;
 pub mod runtime;

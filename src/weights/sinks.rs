@@ -13,7 +13,7 @@ use crate::weights::stream::TensorSink;
 use crate::weights::tensor::TensorInfo;
 
 /// 64-bit FNV-1a, a tiny streaming hash: cheap, dependency-free and the same on every target. Not
-/// collision-resistant; enable the `sha2` feature for `Sha256Sink` where that matters.
+/// collision-resistant; use [`Sha256Sink`] where that matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fnv1a(u64);
 
@@ -86,7 +86,7 @@ impl TensorSink for ChecksumSink {
     }
 }
 
-/// Records the SHA-256 of every tensor streamed through it (feature `sha2`).
+/// Records the SHA-256 of every tensor streamed through it.
 #[derive(Debug, Clone, Default)]
 pub struct Sha256Sink {
     current: sha2::Sha256,

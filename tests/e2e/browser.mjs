@@ -18,11 +18,11 @@ export const NO_WEBGPU_ARGS = [
   '--no-first-run',
 ];
 
-export function launch({ webgpu }) {
+export function launch({ webgpu, extraArgs = [] }) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
-    args: webgpu ? WEBGPU_ARGS : NO_WEBGPU_ARGS,
+    args: [...(webgpu ? WEBGPU_ARGS : NO_WEBGPU_ARGS), ...extraArgs],
   });
 }
 

@@ -6,6 +6,8 @@ use wasm_bindgen::prelude::*;
 
 use crate::{Error, Runtime, RuntimeOptions};
 
+mod weights;
+
 /// The webvram runtime, as JS sees it: `await Runtime.create(options)`.
 #[wasm_bindgen(js_name = Runtime)]
 pub struct JsRuntime {
@@ -76,7 +78,7 @@ fn parse_options(options: JsValue) -> Result<RuntimeOptions, JsValue> {
 }
 
 /// Plain JS objects (maps as objects, not `Map`s) so results print and JSON-encode naturally.
-fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
+pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(|err| JsValue::from(js_sys::Error::new(&err.to_string())))
@@ -84,8 +86,16 @@ fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
 
 /// A JS `Error` whose `code` says what kind of failure it was.
 fn to_js_error(err: Error) -> JsValue {
-    let js = js_sys::Error::new(&err.to_string());
+    js_error(&err.to_string(), err.code(), &[])
+}
+
+/// A `WebvramError` with a `code` and extra string fields (`kind`, `url`, …).
+pub(crate) fn js_error(message: &str, code: &str, fields: &[(&str, &str)]) -> JsValue {
+    let js = js_sys::Error::new(message);
     js.set_name("WebvramError");
-    let _ = js_sys::Reflect::set(&js, &"code".into(), &err.code().into());
+    let _ = js_sys::Reflect::set(&js, &"code".into(), &code.into());
+    for (key, value) in fields {
+        let _ = js_sys::Reflect::set(&js, &(*key).into(), &(*value).into());
+    }
     js.into()
 }

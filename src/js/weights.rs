@@ -1,0 +1,126 @@
+//! `checksumModel()`: stream a hosted model through the loader into a checksum consumer. It checks
+//! what a server really delivers (every byte validated, per-tensor FNV-1a sums) without a GPU, and
+//! it is how the loader is tested against a faulty server in a real browser.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use js_sys::{Function, Reflect};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::{js_error, to_js};
+use crate::fetch::{
+    FetchError, FetchSource, LoadOptions, browser_sleep, cancel_on_abort, load_model,
+};
+use crate::weights::ChecksumSink;
+
+/// What `checksumModel` resolves to.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChecksumReport {
+    total: u64,
+    retries: u32,
+    shards: Vec<String>,
+    /// FNV-1a 64 of each tensor's bytes, as 16 hex digits.
+    tensors: BTreeMap<String, String>,
+}
+
+/// Stream `url` (a `model.safetensors` or a `model.safetensors.index.json`) and return per-tensor
+/// checksums. Options: `onProgress(event)`, `signal` (AbortSignal), `chunkSize`, `maxRetries`,
+/// `retryBackoffMs`, `sha256` (`{shardName: hex}`), `allowExternal`.
+#[wasm_bindgen(js_name = checksumModel)]
+pub async fn checksum_model(url: String, options: JsValue) -> Result<JsValue, JsValue> {
+    let (mut load, signal, on_progress) = parse(&options)?;
+    load.sleep = Some(browser_sleep());
+    if let Some(signal) = &signal {
+        load.cancel = cancel_on_abort(signal);
+    }
+    let source = FetchSource::new(signal);
+    let mut sink = ChecksumSink::default();
+    let report = |p: &crate::fetch::Progress<'_>| {
+        if let (Some(callback), Ok(event)) = (&on_progress, to_js(p)) {
+            let _ = callback.call1(&JsValue::NULL, &event);
+        }
+    };
+    let loaded = load_model(&source, &url, &mut sink, &load, report)
+        .await
+        .map_err(fetch_error)?;
+    let tensors = sink
+        .sums()
+        .iter()
+        .map(|(name, sum)| (name.clone(), format!("{sum:016x}")))
+        .collect();
+    let shards = loaded
+        .shards()
+        .iter()
+        .map(|s| s.name().to_owned())
+        .collect();
+    to_js(&ChecksumReport {
+        total: loaded.total(),
+        retries: loaded.retries(),
+        shards,
+        tensors,
+    })
+}
+
+type Parsed = (LoadOptions, Option<web_sys::AbortSignal>, Option<Function>);
+
+fn parse(options: &JsValue) -> Result<Parsed, JsValue> {
+    let mut load = LoadOptions::default();
+    if options.is_undefined() || options.is_null() {
+        return Ok((load, None, None));
+    }
+    let get = |key: &str| Reflect::get(options, &key.into()).unwrap_or(JsValue::UNDEFINED);
+    let bad = |key: &str, want: &str| {
+        js_error(
+            &format!("invalid option `{key}`: expected {want}"),
+            "INVALID_OPTION",
+            &[],
+        )
+    };
+    let number = |key: &str| -> Result<Option<f64>, JsValue> {
+        let v = get(key);
+        match v.as_f64() {
+            Some(n) if n >= 0.0 && n.is_finite() => Ok(Some(n)),
+            None if v.is_undefined() => Ok(None),
+            _ => Err(bad(key, "a non-negative number")),
+        }
+    };
+    if let Some(n) = number("chunkSize")? {
+        load.chunk_size = n as usize;
+    }
+    if let Some(n) = number("maxRetries")? {
+        load.max_retries = n as u32;
+    }
+    if let Some(n) = number("retryBackoffMs")? {
+        load.retry_backoff = Duration::from_millis(n as u64);
+    }
+    load.allow_external = get("allowExternal").as_bool().unwrap_or(false);
+    let sha = get("sha256");
+    if !sha.is_undefined() {
+        let entries: BTreeMap<String, String> = serde_wasm_bindgen::from_value(sha)
+            .map_err(|_| bad("sha256", "an object of shard name → hex"))?;
+        for (shard, hex) in entries {
+            load = load.with_sha256_hex(&shard, &hex).map_err(fetch_error)?;
+        }
+    }
+    let signal = match get("signal") {
+        v if v.is_undefined() => None,
+        v => Some(v.dyn_into().map_err(|_| bad("signal", "an AbortSignal"))?),
+    };
+    let on_progress = match get("onProgress") {
+        v if v.is_undefined() => None,
+        v => Some(v.dyn_into().map_err(|_| bad("onProgress", "a function"))?),
+    };
+    Ok((load, signal, on_progress))
+}
+
+fn fetch_error(err: FetchError) -> JsValue {
+    let url = err.url().unwrap_or_default().to_owned();
+    js_error(
+        &err.to_string(),
+        err.code(),
+        &[("kind", err.kind()), ("url", &url)],
+    )
+}
