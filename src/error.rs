@@ -33,6 +33,23 @@ pub enum Error {
         /// burn's error text.
         message: String,
     },
+    /// Fetching a model's files failed (network, server, format of the weights, checksum, abort).
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
+    /// A model's configs or tokenizer are invalid or unsupported.
+    #[error(transparent)]
+    Model(#[from] crate::models::ModelError),
+    /// Placing weights or running a model failed (out of memory, device lost, …).
+    #[error(transparent)]
+    Exec(#[from] crate::exec::ExecError),
+    /// The manager refused a request (a model that cannot fit, an unknown model).
+    #[error(transparent)]
+    Manager(#[from] crate::manager::ManagerError),
+    /// A handle names a model this runtime no longer has.
+    #[error(
+        "model {0} is not loaded in this runtime (it was unloaded, or belongs to another runtime)"
+    )]
+    UnknownModel(u32),
     /// The caller passed options the runtime cannot use.
     #[error("invalid option `{option}`: {message}")]
     InvalidOption {
@@ -51,6 +68,11 @@ impl Error {
             Error::RequestDevice { .. } | Error::Backend { .. } => "UNSUPPORTED",
             Error::Execution { .. } => "EXECUTION",
             Error::InvalidOption { .. } => "INVALID_OPTION",
+            Error::Fetch(e) => e.code(),
+            Error::Model(e) => e.code(),
+            Error::Exec(e) => e.code(),
+            Error::Manager(crate::manager::ManagerError::DoesNotFit { .. }) => "OOM",
+            Error::Manager(_) | Error::UnknownModel(_) => "INVALID_STATE",
         }
     }
 }

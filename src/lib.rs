@@ -7,8 +7,10 @@
 
 pub mod device;
 pub mod error;
+pub mod exec;
 pub mod fetch;
 pub mod manager;
+pub mod models;
 pub mod policy;
 pub mod runtime;
 pub mod stats;

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::exec::BooksCheck;
+use crate::manager::MemoryMap;
 use crate::policy::Decision;
 
 /// The whole report. Field names are ComfyUI's (snake_case) on purpose; sizes are bytes.
@@ -15,6 +17,11 @@ pub struct SystemStats {
     pub vram_state: String,
     /// webvram's addition: the budget, reserve and the reasons behind the state (camelCase).
     pub policy: Decision,
+    /// webvram's addition: the manager's GPU bytes next to burn's allocator pool, and whether they
+    /// agree within the documented slack (camelCase).
+    pub books: BooksCheck,
+    /// webvram's addition: every layer of every loaded model with its bytes and tier (camelCase).
+    pub memory_map: MemoryMap,
 }
 
 /// ComfyUI's `system` block, plus the user agent a browser adds.

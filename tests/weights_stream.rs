@@ -5,8 +5,8 @@
 mod weights_support;
 
 use webvram::weights::{
-    Buffered, ChecksumSink, FileStream, Fnv1a, TensorInfo, TensorSink, TensorStream, WeightsError,
-    read_header,
+    Buffered, ChecksumSink, FileStream, TensorInfo, TensorSink, TensorStream, WeightsError,
+    WordHash, read_header,
 };
 use weights_support::{entry, st_file, stream_file, valid_file};
 
@@ -57,9 +57,9 @@ fn every_chunking_gives_the_same_checksums() {
     let (_, reference) = stream_file("c", &bytes, None, usize::MAX).expect("valid");
     assert_eq!(
         reference.sums()["x"],
-        Fnv1a::hash(&(0..40).collect::<Vec<u8>>())
+        WordHash::hash(&(0..40).collect::<Vec<u8>>())
     );
-    assert_eq!(reference.sums()["empty"], Fnv1a::hash(&[]));
+    assert_eq!(reference.sums()["empty"], WordHash::hash(&[]));
     for chunk in 1..=bytes.len() {
         let (_, sums) = stream_file("c", &bytes, Some(bytes.len() as u64), chunk).expect("valid");
         assert_eq!(sums.sums(), reference.sums(), "chunk {chunk}");
@@ -253,4 +253,20 @@ fn sha256_sink_matches_known_digest() {
         hex,
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
+}
+
+#[test]
+fn word_hash_is_independent_of_how_the_input_is_split() {
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+    let whole = WordHash::hash(&bytes);
+    for cut in [1, 3, 7, 8, 9, 500, 999] {
+        let mut h = WordHash::new();
+        for piece in bytes.chunks(cut) {
+            h.update(piece);
+        }
+        assert_eq!(h.finish(), whole, "pieces of {cut}");
+    }
+    // Words, then the tail byte by byte: a different input order must give a different sum.
+    assert_ne!(WordHash::hash(&bytes[..9]), WordHash::hash(&bytes[1..10]));
+    assert_ne!(WordHash::hash(&[]), WordHash::hash(&[0]));
 }

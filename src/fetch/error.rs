@@ -43,6 +43,9 @@ pub enum FetchError {
         message: String,
         attempts: u32,
     },
+    /// A small file read whole (a config, a tokenizer) is larger than its stated limit.
+    #[error("{url}: the file is {len} bytes, more than the {limit} bytes allowed for it")]
+    TooLarge { url: String, len: u64, limit: u64 },
     /// The source refused to make the request (malformed URL, unsupported scheme, permission). Never retried.
     #[error("{url}: the request cannot be made: {message}")]
     Request { url: String, message: String },
@@ -137,6 +140,7 @@ impl FetchError {
             | E::RangeNotSatisfiable { .. }
             | E::BadContentRange { .. }
             | E::Changed { .. } => "FETCH",
+            E::TooLarge { .. } => "FORMAT",
             E::ChecksumMismatch { .. } => "INTEGRITY",
             E::Aborted => "ABORTED",
             E::Format(_) => "FORMAT",
@@ -154,6 +158,7 @@ impl FetchError {
             E::Status { .. } => "status",
             E::Network { .. } => "network",
             E::Request { .. } => "request",
+            E::TooLarge { .. } => "too_large",
             E::LengthMismatch { .. } => "length_mismatch",
             E::Truncated { .. } => "truncated",
             E::RangeNotSatisfiable { .. } => "range_not_satisfiable",
@@ -175,6 +180,7 @@ impl FetchError {
             | E::Status { url, .. }
             | E::Network { url, .. }
             | E::Request { url, .. }
+            | E::TooLarge { url, .. }
             | E::LengthMismatch { url, .. }
             | E::Truncated { url, .. }
             | E::RangeNotSatisfiable { url, .. }

@@ -1,8 +1,8 @@
-//! Fetching and parsing `model.safetensors.index.json`.
+//! Small files read whole: `model.safetensors.index.json`, and a model's configs and tokenizer.
 //!
-//! The index is small JSON read whole (it must be parsed whole), refused past
-//! [`MAX_INDEX_LEN`] before or while reading, and re-read from the start when a
-//! retry is needed: resuming would save nothing worth the complexity.
+//! Such a file must be parsed whole anyway. It is refused past a stated limit before or while
+//! reading (so a wrong URL cannot fill memory), and re-read from the start when a retry is needed:
+//! resuming would save nothing worth the complexity.
 
 use crate::fetch::error::FetchError;
 use crate::fetch::fetcher::{Fetcher, check_cancel, source_failure};
@@ -24,19 +24,52 @@ pub(crate) async fn fetch_index<S: ByteSource>(
     options: &LoadOptions,
     url: &str,
 ) -> Result<Index, FetchError> {
-    let mut fetcher = Fetcher::new(source, options, url, None);
-    let bytes = loop {
-        check_cancel(options)?;
-        match read_whole(&mut fetcher, options, url).await {
-            Ok(bytes) => break bytes,
-            Err(Failure::Fatal(error)) => return Err(error),
-            Err(Failure::Retry(why)) => fetcher.retry(why).await?,
-        }
+    let too_large = |len| {
+        let (file, limit) = (url.to_owned(), MAX_INDEX_LEN);
+        WeightsError::IndexTooLarge { file, len, limit }.into()
     };
+    let bytes = fetch_whole(source, options, url, MAX_INDEX_LEN, &too_large).await?;
     let policy = ShardPolicy {
         allow_external: options.allow_external,
     };
     Ok(Index::parse(url, &bytes, policy)?)
+}
+
+/// Fetches the whole file at `url` (a config, a tokenizer), with the load's retries and
+/// cancellation, refusing it past `limit` bytes.
+///
+/// # Errors
+/// Any [`FetchError`] of the requests; [`FetchError::TooLarge`] past `limit`.
+pub async fn fetch_file<S: ByteSource>(
+    source: &S,
+    options: &LoadOptions,
+    url: &str,
+    limit: u64,
+) -> Result<Vec<u8>, FetchError> {
+    let too_large = |len| FetchError::TooLarge {
+        url: url.to_owned(),
+        len,
+        limit,
+    };
+    fetch_whole(source, options, url, limit, &too_large).await
+}
+
+async fn fetch_whole<S: ByteSource>(
+    source: &S,
+    options: &LoadOptions,
+    url: &str,
+    limit: u64,
+    too_large: &dyn Fn(u64) -> FetchError,
+) -> Result<Vec<u8>, FetchError> {
+    let mut fetcher = Fetcher::new(source, options, url, None);
+    loop {
+        check_cancel(options)?;
+        match read_whole(&mut fetcher, options, url, limit, too_large).await {
+            Ok(bytes) => return Ok(bytes),
+            Err(Failure::Fatal(error)) => return Err(error),
+            Err(Failure::Retry(why)) => fetcher.retry(why).await?,
+        }
+    }
 }
 
 /// One attempt at the whole body.
@@ -44,14 +77,12 @@ async fn read_whole<S: ByteSource>(
     fetcher: &mut Fetcher<'_, S>,
     options: &LoadOptions,
     url: &str,
+    limit: u64,
+    too_large: &dyn Fn(u64) -> FetchError,
 ) -> Result<Vec<u8>, Failure> {
     let (mut body, served) = fetcher.open(None, None).await?;
-    let too_large = |len| {
-        let file = url.to_owned();
-        let limit = MAX_INDEX_LEN;
-        Failure::Fatal(WeightsError::IndexTooLarge { file, len, limit }.into())
-    };
-    if let Some(len) = served.end.filter(|&len| len > MAX_INDEX_LEN) {
+    let too_large = |len| Failure::Fatal(too_large(len));
+    if let Some(len) = served.end.filter(|&len| len > limit) {
         return Err(too_large(len));
     }
     let mut bytes = Vec::new();
@@ -68,7 +99,7 @@ async fn read_whole<S: ByteSource>(
         if n == 0 {
             break;
         }
-        if got + n as u64 > MAX_INDEX_LEN {
+        if got + n as u64 > limit {
             return Err(too_large(got + n as u64));
         }
         bytes.extend_from_slice(&buf[..n]);

@@ -56,6 +56,10 @@ where
         begun: 0,
     };
     let mut sha = shard.sha.take();
+    let phase = match source.serves_from_cache(url) {
+        true => Phase::Cache,
+        false => Phase::Download,
+    };
     if data < file_len {
         fetcher
             .span(data..file_len, Some(file_len), &mut |chunk: &[u8]| {
@@ -65,7 +69,7 @@ where
                 let fed = stream.feed(chunk, &mut tracked);
                 let tensor = tracked.current(stream.header());
                 fed.map_err(|e| FetchError::from_sink(url, tensor.unwrap_or(""), e))?;
-                reporter.advance(Phase::Download, chunk.len() as u64, name, tensor);
+                reporter.advance(phase, chunk.len() as u64, name, tensor);
                 Ok(Flow::More)
             })
             .await?;

@@ -80,6 +80,13 @@ pub trait ByteSource {
     /// # Errors
     /// [`SourceError`]: `Network` when no response arrived, `Aborted`, or `Refused`.
     async fn open(&self, url: &str, range: Option<Range<u64>>) -> Result<Self::Body, SourceError>;
+
+    /// Whether `url`'s bytes come from a persistent cache rather than the network, so progress can say
+    /// `cache` instead of `download`. Sources without a cache keep the default, `false`.
+    fn serves_from_cache(&self, url: &str) -> bool {
+        let _ = url;
+        false
+    }
 }
 
 /// A response: its metadata, then its body read chunk by chunk. Dropping a body before its end must stop

@@ -28,6 +28,18 @@ impl ByteSource for FetchSource {
     type Body = FetchBody;
 
     async fn open(&self, url: &str, range: Option<Range<u64>>) -> Result<FetchBody, SourceError> {
+        let response = self.response(url, range).await?;
+        FetchBody::new(&response)
+    }
+}
+
+impl FetchSource {
+    /// `fetch(url)` with a `Range` header when `range` is given; resolves to the `Response`.
+    pub(crate) async fn response(
+        &self,
+        url: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<Response, SourceError> {
         let request = build_request(url, range, self.signal.as_ref())?;
         let global = js_sys::global();
         let fetch: Function = Reflect::get(&global, &"fetch".into())
@@ -37,27 +49,13 @@ impl ByteSource for FetchSource {
             .call1(&global, &request)
             .and_then(JsCast::dyn_into)
             .map_err(|e| SourceError::Refused(message(&e)))?;
-        let response: Response = JsFuture::from(promise)
+        JsFuture::from(promise)
             .await
             .map_err(rejection)?
             .dyn_into()
             .map_err(|_| {
                 SourceError::Network("fetch() resolved to something other than a Response".into())
-            })?;
-        let reader = match response.body() {
-            Some(body) => Some(
-                body.get_reader()
-                    .dyn_into()
-                    .map_err(|e| SourceError::Network(message(&e)))?,
-            ),
-            None => None,
-        };
-        Ok(FetchBody {
-            meta: meta_of(&response),
-            reader,
-            current: None,
-            offset: 0,
-        })
+            })
     }
 }
 
@@ -102,6 +100,35 @@ pub struct FetchBody {
     reader: Option<ReadableStreamDefaultReader>,
     current: Option<Uint8Array>,
     offset: u32,
+}
+
+impl FetchBody {
+    /// A body reading `response`'s stream, described by its own status and headers.
+    pub(crate) fn new(response: &Response) -> Result<Self, SourceError> {
+        Self::from_stream(meta_of(response), response.body())
+    }
+
+    /// A body reading `stream` (none: empty), described by `meta`; the cache serves blobs this way.
+    pub(crate) fn from_stream(
+        meta: ResponseMeta,
+        stream: Option<web_sys::ReadableStream>,
+    ) -> Result<Self, SourceError> {
+        let reader = match stream {
+            Some(stream) => Some(
+                stream
+                    .get_reader()
+                    .dyn_into()
+                    .map_err(|e| SourceError::Network(message(&e)))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            meta,
+            reader,
+            current: None,
+            offset: 0,
+        })
+    }
 }
 
 impl Body for FetchBody {
@@ -154,7 +181,7 @@ impl Drop for FetchBody {
 }
 
 /// A fetch or stream rejection: `AbortError` means the caller aborted, anything else is the network.
-fn rejection(error: JsValue) -> SourceError {
+pub(crate) fn rejection(error: JsValue) -> SourceError {
     let name = Reflect::get(&error, &"name".into())
         .ok()
         .and_then(|n| n.as_string());
@@ -164,7 +191,7 @@ fn rejection(error: JsValue) -> SourceError {
     }
 }
 
-fn message(error: &JsValue) -> String {
+pub(crate) fn message(error: &JsValue) -> String {
     error
         .dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))

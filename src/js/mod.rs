@@ -4,49 +4,16 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::{Error, Runtime, RuntimeOptions};
+use crate::{Error, RuntimeOptions};
 
+mod cache;
+mod model;
+mod runtime;
 mod weights;
-
-/// The webvram runtime, as JS sees it: `await Runtime.create(options)`.
-#[wasm_bindgen(js_name = Runtime)]
-pub struct JsRuntime {
-    inner: Runtime,
-}
-
-#[wasm_bindgen(js_class = Runtime)]
-impl JsRuntime {
-    /// Probe WebGPU and start the runtime; falls back to the CPU (state `DISABLED`) when the
-    /// page has no WebGPU adapter.
-    pub async fn create(options: JsValue) -> Result<JsRuntime, JsValue> {
-        console_error_panic_hook::set_once();
-        let options = parse_options(options)?;
-        let inner = Runtime::create(options).await.map_err(to_js_error)?;
-        Ok(JsRuntime { inner })
-    }
-
-    /// The adapter profile: vendor, architecture, description, features, limits, host facts.
-    #[wasm_bindgen(getter)]
-    pub fn adapter(&self) -> Result<JsValue, JsValue> {
-        to_js(self.inner.adapter())
-    }
-
-    /// ComfyUI's VRAM state name (`"SHARED"`, `"DISABLED"`, …).
-    #[wasm_bindgen(getter, js_name = vramState)]
-    pub fn vram_state(&self) -> String {
-        self.inner.vram_state().to_owned()
-    }
-
-    /// ComfyUI's `/system_stats` object, with the same field names.
-    #[wasm_bindgen(js_name = systemStats)]
-    pub fn system_stats(&self) -> Result<JsValue, JsValue> {
-        to_js(&self.inner.system_stats())
-    }
-}
 
 /// `powerPreference` belongs to the device, everything else to the policy, which rejects
 /// unknown keys and wrong types with serde's message.
-fn parse_options(options: JsValue) -> Result<RuntimeOptions, JsValue> {
+pub(crate) fn parse_options(options: JsValue) -> Result<RuntimeOptions, JsValue> {
     if options.is_undefined() || options.is_null() {
         return Ok(RuntimeOptions::default());
     }
@@ -85,7 +52,7 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue
 }
 
 /// A JS `Error` whose `code` says what kind of failure it was.
-fn to_js_error(err: Error) -> JsValue {
+pub(crate) fn to_js_error(err: Error) -> JsValue {
     js_error(&err.to_string(), err.code(), &[])
 }
 

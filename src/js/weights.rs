@@ -9,9 +9,11 @@ use js_sys::{Function, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use super::runtime::emit;
 use super::{js_error, to_js};
 use crate::fetch::{
-    FetchError, FetchSource, LoadOptions, browser_sleep, cancel_on_abort, load_model,
+    CacheMode, CacheReport, CachedSource, FetchError, FetchSource, LoadOptions, ModelCache,
+    browser_sleep, cancel_on_abort, load_model,
 };
 use crate::weights::ChecksumSink;
 
@@ -22,30 +24,50 @@ struct ChecksumReport {
     total: u64,
     retries: u32,
     shards: Vec<String>,
-    /// FNV-1a 64 of each tensor's bytes, as 16 hex digits.
+    /// The WordHash (FNV-1a step over u64 words) of each tensor's bytes, as 16 hex digits.
     tensors: BTreeMap<String, String>,
+    /// What the persistent cache did; absent when the load did not use it.
+    cache: Option<CacheReport>,
 }
 
 /// Stream `url` (a `model.safetensors` or a `model.safetensors.index.json`) and return per-tensor
 /// checksums. Options: `onProgress(event)`, `signal` (AbortSignal), `chunkSize`, `maxRetries`,
-/// `retryBackoffMs`, `sha256` (`{shardName: hex}`), `allowExternal`.
+/// `retryBackoffMs`, `sha256` (`{shardName: hex}`), `allowExternal`, `cache` (`true`, `false` — the
+/// default here — or `"revalidate"`).
 #[wasm_bindgen(js_name = checksumModel)]
 pub async fn checksum_model(url: String, options: JsValue) -> Result<JsValue, JsValue> {
-    let (mut load, signal, on_progress) = parse(&options)?;
-    load.sleep = Some(browser_sleep());
-    if let Some(signal) = &signal {
-        load.cancel = cancel_on_abort(signal);
-    }
-    let source = FetchSource::new(signal);
+    let (load, signal, on_progress) = load_options(&options)?;
+    let cache_option = match options.is_object() {
+        true => Reflect::get(&options, &"cache".into()).unwrap_or(JsValue::UNDEFINED),
+        false => JsValue::UNDEFINED,
+    };
+    let mode = cache_mode(&cache_option).ok_or_else(|| {
+        js_error(
+            "invalid option `cache`: expected true, false or \"revalidate\"",
+            "INVALID_OPTION",
+            &[],
+        )
+    })?;
+    let network = FetchSource::new(signal);
     let mut sink = ChecksumSink::default();
-    let report = |p: &crate::fetch::Progress<'_>| {
-        if let (Some(callback), Ok(event)) = (&on_progress, to_js(p)) {
-            let _ = callback.call1(&JsValue::NULL, &event);
+    let report = |p: &crate::fetch::Progress<'_>| emit(on_progress.as_ref(), p);
+    let cache = match mode {
+        CacheMode::Off => None,
+        mode => ModelCache::open().await.map(|cache| (cache, mode)),
+    };
+    let (loaded, cache) = match cache {
+        None => (
+            load_model(&network, &url, &mut sink, &load, report).await,
+            None,
+        ),
+        Some((cache, mode)) => {
+            let source = CachedSource::new(network, cache, &url, mode).await;
+            let loaded = load_model(&source, &url, &mut sink, &load, report).await;
+            let cache = source.finish(loaded.is_ok()).await;
+            (loaded, Some(cache))
         }
     };
-    let loaded = load_model(&source, &url, &mut sink, &load, report)
-        .await
-        .map_err(fetch_error)?;
+    let loaded = loaded.map_err(fetch_error)?;
     let tensors = sink
         .sums()
         .iter()
@@ -61,13 +83,20 @@ pub async fn checksum_model(url: String, options: JsValue) -> Result<JsValue, Js
         retries: loaded.retries(),
         shards,
         tensors,
+        cache,
     })
 }
 
 type Parsed = (LoadOptions, Option<web_sys::AbortSignal>, Option<Function>);
 
-fn parse(options: &JsValue) -> Result<Parsed, JsValue> {
-    let mut load = LoadOptions::default();
+/// The loader's options from a JS options object (`chunkSize`, `maxRetries`, `retryBackoffMs`,
+/// `sha256`, `allowExternal`, `signal`, `onProgress`), with browser backoff and the signal wired
+/// to the load's cancel token.
+pub(crate) fn load_options(options: &JsValue) -> Result<Parsed, JsValue> {
+    let mut load = LoadOptions {
+        sleep: Some(browser_sleep()),
+        ..LoadOptions::default()
+    };
     if options.is_undefined() || options.is_null() {
         return Ok((load, None, None));
     }
@@ -113,10 +142,26 @@ fn parse(options: &JsValue) -> Result<Parsed, JsValue> {
         v if v.is_undefined() => None,
         v => Some(v.dyn_into().map_err(|_| bad("onProgress", "a function"))?),
     };
+    if let Some(signal) = &signal {
+        load.cancel = cancel_on_abort(signal);
+    }
     Ok((load, signal, on_progress))
 }
 
-fn fetch_error(err: FetchError) -> JsValue {
+/// `cache`: `true` (use and fill the cache), `false`/absent (network only) or `"revalidate"`.
+pub(crate) fn cache_mode(value: &JsValue) -> Option<CacheMode> {
+    if value.is_undefined() || value.as_bool() == Some(false) {
+        Some(CacheMode::Off)
+    } else if value.as_bool() == Some(true) {
+        Some(CacheMode::Prefer)
+    } else if value.as_string().as_deref() == Some("revalidate") {
+        Some(CacheMode::Revalidate)
+    } else {
+        None
+    }
+}
+
+pub(crate) fn fetch_error(err: FetchError) -> JsValue {
     let url = err.url().unwrap_or_default().to_owned();
     js_error(
         &err.to_string(),

@@ -135,6 +135,18 @@ impl Manager {
         planner.finish()
     }
 
+    /// Plans releasing one model from memory altogether (before [`unregister`](Self::unregister)):
+    /// its GPU and wasm-memory layers go to their backing tier.
+    ///
+    /// # Errors
+    /// [`ManagerError::UnknownModel`].
+    pub fn evict_model(&self, id: ModelId) -> Result<Plan, ManagerError> {
+        self.books.entry(id)?;
+        let mut planner = self.planner(PlanKind::UnloadAll, 0);
+        planner.evict(id);
+        Ok(planner.finish())
+    }
+
     /// What to do when a run ends: with smart memory nothing, without it unload everything
     /// (`--disable-smart-memory`).
     pub fn after_run(&self) -> Plan {

@@ -53,7 +53,7 @@ pub use error::WeightsError;
 pub use header::Header;
 pub use index::{Index, ShardRef};
 pub use reader::{HeaderReader, HeaderStep, header_len, read_header};
-pub use sinks::{Buffered, ChecksumSink, Fnv1a, Sha256Sink, WholeTensorSink};
+pub use sinks::{Buffered, ChecksumSink, Fnv1a, Sha256Sink, WholeTensorSink, WordHash};
 pub use stream::{FileStream, TensorSink, TensorStream};
 pub use tensor::TensorInfo;
 pub use url::{ShardNameProblem, ShardPolicy, resolve_shard};

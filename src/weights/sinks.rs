@@ -52,15 +52,84 @@ impl Default for Fnv1a {
     }
 }
 
-/// Records the FNV-1a hash and length of every tensor streamed through it, keyed by tensor name.
+/// FNV-1a's step applied to little-endian 64-bit words instead of bytes (a trailing 1–7 bytes are
+/// hashed byte by byte): eight times fewer multiplications than [`Fnv1a`], so a checksum keeps up with
+/// a fast download. The same on every target and independent of how the input is split. Not
+/// collision-resistant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WordHash {
+    state: u64,
+    pending: [u8; 8],
+    pending_len: usize,
+}
+
+impl WordHash {
+    /// A hasher with nothing hashed yet.
+    pub const fn new() -> Self {
+        WordHash {
+            state: Fnv1a::OFFSET,
+            pending: [0; 8],
+            pending_len: 0,
+        }
+    }
+
+    /// Hashes more bytes; splitting the input anywhere gives the same result.
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        if self.pending_len > 0 {
+            let take = (8 - self.pending_len).min(bytes.len());
+            self.pending[self.pending_len..self.pending_len + take].copy_from_slice(&bytes[..take]);
+            self.pending_len += take;
+            bytes = &bytes[take..];
+            if self.pending_len < 8 {
+                return;
+            }
+            self.state = Self::step(self.state, u64::from_le_bytes(self.pending));
+            self.pending_len = 0;
+        }
+        let words = bytes.chunks_exact(8);
+        let tail = words.remainder();
+        for word in words {
+            let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+            self.state = Self::step(self.state, word);
+        }
+        self.pending[..tail.len()].copy_from_slice(tail);
+        self.pending_len = tail.len();
+    }
+
+    /// The hash of everything given so far.
+    pub fn finish(&self) -> u64 {
+        self.pending[..self.pending_len]
+            .iter()
+            .fold(self.state, |h, &b| Self::step(h, u64::from(b)))
+    }
+
+    /// The hash of one slice.
+    pub fn hash(bytes: &[u8]) -> u64 {
+        let mut h = WordHash::new();
+        h.update(bytes);
+        h.finish()
+    }
+
+    fn step(state: u64, value: u64) -> u64 {
+        (state ^ value).wrapping_mul(Fnv1a::PRIME)
+    }
+}
+
+impl Default for WordHash {
+    fn default() -> Self {
+        WordHash::new()
+    }
+}
+
+/// Records the [`WordHash`] of every tensor streamed through it, keyed by tensor name.
 #[derive(Debug, Clone, Default)]
 pub struct ChecksumSink {
-    current: Fnv1a,
+    current: WordHash,
     sums: BTreeMap<String, u64>,
 }
 
 impl ChecksumSink {
-    /// The FNV-1a hash of each completed tensor, by name.
+    /// The [`WordHash`] of each completed tensor, by name.
     pub fn sums(&self) -> &BTreeMap<String, u64> {
         &self.sums
     }
@@ -70,7 +139,7 @@ impl TensorSink for ChecksumSink {
     type Error = WeightsError;
 
     fn begin(&mut self, _tensor: &TensorInfo) -> Result<(), WeightsError> {
-        self.current = Fnv1a::new();
+        self.current = WordHash::new();
         Ok(())
     }
 

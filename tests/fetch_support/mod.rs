@@ -15,7 +15,7 @@ use std::rc::Rc;
 use webvram::fetch::{ByteSource, FetchError, LoadOptions, Loaded, Phase, load_model};
 use webvram::weights::synth::{SynthCheckpoint, SynthSpec};
 use webvram::weights::{
-    ChecksumSink, Dtype, Fnv1a, Header, TensorInfo, TensorSink, WeightsError, read_header,
+    ChecksumSink, Dtype, Header, TensorInfo, TensorSink, WeightsError, WordHash, read_header,
 };
 
 /// Name of the index file.
@@ -55,7 +55,7 @@ pub fn expected_sums(files: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, u64>
         let (header, start) = read_header(name, bytes, Some(bytes.len() as u64)).expect("valid");
         for t in header.tensors() {
             let span = start + t.data_range().start as usize..start + t.data_range().end as usize;
-            sums.insert(t.name().to_owned(), Fnv1a::hash(&bytes[span]));
+            sums.insert(t.name().to_owned(), WordHash::hash(&bytes[span]));
         }
     }
     sums

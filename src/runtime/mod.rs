@@ -1,13 +1,20 @@
-//! The runtime: owns the device, the policy decision and the manager. The only place device,
-//! policy and bookkeeping meet.
+//! The runtime: owns the device, the policy decision, the manager and the executor. The only
+//! place device, policy, bookkeeping, loading and models meet.
+
+mod models;
+
+use std::collections::BTreeMap;
 
 use burn::tensor::Device;
 
 use crate::Error;
 use crate::device::{self, AdapterProfile, GpuContext};
-use crate::manager::Manager;
+use crate::exec::{Compute, Executor};
+use crate::manager::{Manager, ModelId};
 use crate::policy::{self, Decision, VramMode};
 use crate::stats::{DeviceStats, SystemInfo, SystemStats, os_from_user_agent};
+
+pub use models::{EmbedReport, ModelInfo, SentenceModel};
 
 /// Options for [`Runtime::create`]: the policy's knobs plus how to pick the adapter.
 #[derive(Clone, Debug, Default)]
@@ -32,21 +39,26 @@ impl RuntimeOptions {
     }
 }
 
-/// Where tensors run: the shared GPU device, or burn's CPU backend when there is none.
-#[derive(Clone, Debug)]
-enum Compute {
-    Gpu(GpuContext),
-    Cpu(Device),
-}
-
-/// A started webvram runtime: an adapter profile, a VRAM decision, the manager's books, and a
-/// device ready for tensors.
-#[derive(Debug)]
+/// A started webvram runtime: an adapter profile, the manager's books (with the VRAM decision),
+/// and an executor holding every loaded model's layers on its device.
 pub struct Runtime {
     profile: AdapterProfile,
-    decision: Decision,
     manager: Manager,
-    compute: Compute,
+    exec: Executor,
+    models: BTreeMap<ModelId, SentenceModel>,
+    power: wgpu::PowerPreference,
+    /// Time origin for the manager's clock (load order, idle unload).
+    started: web_time::Instant,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("vram_state", &self.vram_state())
+            .field("models", &self.models.len())
+            .field("exec", &self.exec)
+            .finish()
+    }
 }
 
 impl Runtime {
@@ -73,9 +85,11 @@ impl Runtime {
         };
         Ok(Self {
             profile,
-            decision,
             manager,
-            compute,
+            exec: Executor::new(compute),
+            models: BTreeMap::new(),
+            power,
+            started: web_time::Instant::now(),
         })
     }
 
@@ -84,9 +98,9 @@ impl Runtime {
         &self.profile
     }
 
-    /// The VRAM state, budgets and the reasons for them.
+    /// The VRAM state, budgets and the reasons for them (after any out-of-memory step-down).
     pub fn decision(&self) -> &Decision {
-        &self.decision
+        self.manager.decision()
     }
 
     /// The manager's books: which layer of which model lives in which tier.
@@ -96,23 +110,22 @@ impl Runtime {
 
     /// The burn device tensors should be created on.
     pub fn device(&self) -> &Device {
-        match &self.compute {
-            Compute::Gpu(gpu) => gpu.burn_device(),
-            Compute::Cpu(device) => device,
-        }
+        self.exec.device()
     }
 
     /// The shared GPU device, when running on one.
     pub fn gpu(&self) -> Option<&GpuContext> {
-        match &self.compute {
-            Compute::Gpu(gpu) => Some(gpu),
-            Compute::Cpu(_) => None,
-        }
+        self.exec.gpu()
+    }
+
+    /// The executor: every loaded model's layers, on the device and in wasm memory.
+    pub fn executor(&self) -> &Executor {
+        &self.exec
     }
 
     /// ComfyUI's name for the VRAM state (`"SHARED"`, `"LOW_VRAM"`, …).
     pub fn vram_state(&self) -> &'static str {
-        self.decision.state.name()
+        self.manager.decision().state.name()
     }
 
     /// ComfyUI's `/system_stats`, from this runtime's point of view, plus the decision.
@@ -129,7 +142,9 @@ impl Runtime {
             },
             devices: vec![self.device_stats()],
             vram_state: self.vram_state().to_owned(),
-            policy: self.decision.clone(),
+            policy: self.decision().clone(),
+            books: self.exec.books(&self.manager),
+            memory_map: self.manager.memory_map(),
         }
     }
 
@@ -137,8 +152,8 @@ impl Runtime {
         let pool = self.device().memory_pool_usage();
         let (reserved, in_use) = pool.map_or((0, 0), |p| (p.bytes_reserved, p.bytes_in_use));
         let used = in_use.max(self.manager.gpu_bytes());
-        let budget = self.decision.budget_bytes;
-        let (name, kind) = match &self.compute {
+        let budget = self.decision().budget_bytes;
+        let (name, kind) = match self.exec.compute() {
             Compute::Gpu(_) => (
                 format!("{}:0 {}", self.profile.backend, self.profile.display_name()),
                 self.profile.backend.clone(),

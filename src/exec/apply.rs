@@ -1,0 +1,162 @@
+//! Executing a plan: each move made real on the device or in wasm memory, then confirmed.
+
+use std::collections::BTreeMap;
+
+use crate::exec::error::ExecError;
+use crate::exec::executor::Executor;
+use crate::exec::slot::{Slot, host_bytes_of};
+use crate::exec::upload::upload;
+use crate::manager::{ConfirmReport, LayerMove, Manager, ModelId, MoveOutcome, Plan, Tier};
+
+/// What [`Executor::apply`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// What the manager's books took from it.
+    pub confirm: ConfirmReport,
+    /// Bytes uploaded to the device.
+    pub uploaded_bytes: u64,
+    /// Bytes of device copies dropped.
+    pub released_bytes: u64,
+    /// Bytes brought back through the [`LayerSource`](crate::exec::LayerSource).
+    pub fetched_bytes: u64,
+    /// burn's pool gave its free pages back afterwards (`memory_cleanup`).
+    pub cleaned_up: bool,
+}
+
+impl Executor {
+    /// Executes `plan`'s moves in order and confirms each outcome with `manager`.
+    ///
+    /// - to [`Tier::Gpu`]: the layer is uploaded from its wasm copy (or fetched through the
+    ///   source); its wasm copy is kept only if the move says `keep_host_copy` — unless there is
+    ///   no source, in which case nothing the executor was given is ever dropped.
+    /// - from [`Tier::Gpu`]: the device copy is dropped (webvram never reads weights back).
+    /// - to [`Tier::Host`]: the wasm copy must exist or come from the source.
+    /// - to [`Tier::Cache`] / [`Tier::Remote`]: memory is dropped (with a source).
+    /// - between Cache and Remote: refused ([`ExecError::UnsupportedMove`]); storing into the
+    ///   persistent cache is the fetch layer's job.
+    ///
+    /// A move whose layer is not where the move starts (a stale plan) is skipped and reported
+    /// not attempted. The first failing move stops the plan; what was done so far is confirmed,
+    /// so the books always match the device. When device memory was released (or the plan
+    /// asks), burn's pool gives its free pages back, as ComfyUI empties its cache.
+    ///
+    /// # Errors
+    /// The first move's failure — [`ExecError::OutOfMemory`] (see
+    /// [`recover_from_oom`](Self::recover_from_oom)), [`ExecError::NotInMemory`],
+    /// [`ExecError::UnsupportedMove`], [`ExecError::UnknownModel`], [`ExecError::Source`],
+    /// [`ExecError::TensorTooLarge`] — after confirming the moves before it; or
+    /// [`ExecError::DeviceLost`] before any move when the device is known to be lost.
+    pub async fn apply(
+        &mut self,
+        manager: &mut Manager,
+        plan: &Plan,
+    ) -> Result<ApplyReport, ExecError> {
+        self.watch.check()?;
+        let mut report = ApplyReport::default();
+        let mut outcomes = Vec::with_capacity(plan.moves.len());
+        let mut moved: BTreeMap<(ModelId, usize), Tier> = BTreeMap::new();
+        let mut failure = None;
+        for mv in &plan.moves {
+            let at = match moved.get(&(mv.model, mv.layer)) {
+                Some(tier) => Ok(*tier),
+                None => manager.layer_state(mv.model, mv.layer).map(|s| s.tier),
+            };
+            let result = match at {
+                Ok(tier) if tier != mv.from => {
+                    outcomes.push(MoveOutcome::NotAttempted);
+                    continue;
+                }
+                Ok(_) => self.apply_move(mv, &mut report).await,
+                Err(err) => Err(err.into()),
+            };
+            if let Err(err) = result {
+                outcomes.push(MoveOutcome::Failed);
+                failure = Some(err);
+                break;
+            }
+            moved.insert((mv.model, mv.layer), mv.to);
+            outcomes.push(MoveOutcome::Done);
+        }
+        if report.released_bytes > 0 || plan.empty_cache {
+            self.device().memory_cleanup();
+            report.cleaned_up = true;
+        }
+        report.confirm = manager.confirm(plan, &outcomes)?;
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(report),
+        }
+    }
+
+    /// Performs one move on the slot it names.
+    async fn apply_move(
+        &mut self,
+        mv: &LayerMove,
+        report: &mut ApplyReport,
+    ) -> Result<(), ExecError> {
+        let Self {
+            compute,
+            models,
+            source,
+            simulated_capacity,
+            ..
+        } = self;
+        let source = source.as_deref();
+        let slot = slot_mut(models, mv)?;
+        match (mv.from, mv.to) {
+            (_, Tier::Gpu) if slot.gpu.is_some() => {}
+            (_, Tier::Gpu) => {
+                let copy = host_bytes_of(slot, mv.model, source).await?;
+                let weights = upload(compute, copy.layer(), *simulated_capacity).await?;
+                let fetched = copy.into_fetched();
+                report.uploaded_bytes += weights.bytes();
+                report.fetched_bytes += fetched.as_ref().map_or(0, |f| f.bytes());
+                slot.gpu = Some(weights);
+                if mv.keep_host_copy {
+                    slot.host = slot.host.take().or(fetched);
+                } else if source.is_some() {
+                    slot.host = None;
+                }
+            }
+            (Tier::Cache, Tier::Remote) | (Tier::Remote, Tier::Cache) => {
+                return Err(ExecError::UnsupportedMove {
+                    layer: mv.name.clone(),
+                    from: mv.from,
+                    to: mv.to,
+                });
+            }
+            (_, Tier::Host) => {
+                let copy = host_bytes_of(slot, mv.model, source).await?;
+                let fetched = copy.into_fetched();
+                report.fetched_bytes += fetched.as_ref().map_or(0, |f| f.bytes());
+                slot.host = slot.host.take().or(fetched);
+                report.released_bytes += slot.gpu.take().map_or(0, |w| w.bytes());
+            }
+            (_, Tier::Cache | Tier::Remote) => {
+                report.released_bytes += slot.gpu.take().map_or(0, |w| w.bytes());
+                if source.is_some() {
+                    slot.host = None;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The slot a move names.
+fn slot_mut<'m>(
+    models: &'m mut BTreeMap<ModelId, Vec<Slot>>,
+    mv: &LayerMove,
+) -> Result<&'m mut Slot, ExecError> {
+    let slots = models
+        .get_mut(&mv.model)
+        .ok_or(ExecError::UnknownModel { model: mv.model })?;
+    let count = slots.len();
+    slots
+        .get_mut(mv.layer)
+        .ok_or_else(|| ExecError::LayerMismatch {
+            model: mv.model,
+            inserted: vec![format!("{count} layers")],
+            runs: vec![mv.name.clone()],
+        })
+}

@@ -1,0 +1,176 @@
+//! The layered forward pass: resident layers used in place, the others streamed in one at a time
+//! with the next one's upload issued before the current one's compute (ComfyUI's cast weights).
+
+use crate::exec::error::ExecError;
+use crate::exec::executor::Executor;
+use crate::exec::layer::LayerWeights;
+use crate::exec::model::LayeredModel;
+use crate::exec::slot::{Slot, host_bytes_of};
+use crate::exec::upload::upload;
+use crate::manager::ModelId;
+
+/// What one [`Executor::forward`] call did with the weights.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForwardStats {
+    /// Layers run.
+    pub layers: usize,
+    /// Layers that were not resident and were uploaded for this call.
+    pub streamed_layers: usize,
+    /// Bytes of the layers that were resident.
+    pub resident_bytes: u64,
+    /// Bytes uploaded for this call: the non-resident layers' bytes, each once.
+    pub uploaded_bytes: u64,
+    /// Of those, bytes first brought back through the [`LayerSource`](crate::exec::LayerSource).
+    pub fetched_bytes: u64,
+    /// The most bytes of streamed weights alive on the device at once.
+    pub peak_streamed_bytes: u64,
+    /// The bound `peak_streamed_bytes` never exceeds: the largest sum of two streamed layers
+    /// that are consecutive among the streamed ones (or the largest one, if it stands alone).
+    pub streamed_bound_bytes: u64,
+    /// burn's pool bytes in use when the call started (weights, inputs, anything else alive).
+    pub pool_in_use_before: u64,
+    /// The most pool bytes in use seen after each layer was queued (uploads and the layer's
+    /// output included). 0 when the backend reports no pool.
+    pub peak_pool_in_use: u64,
+}
+
+impl Executor {
+    /// Runs `model` (whose weights were inserted as `id`) on `input`, layer by layer.
+    ///
+    /// Resident layers are used in place. A layer off the device is uploaded just before its
+    /// turn and dropped right after, and the *next* non-resident layer's upload is issued before
+    /// the current layer's compute, so its transfer overlaps that compute where the device
+    /// allows. At most two streamed layers are alive at once, so GPU memory during the call
+    /// stays within
+    ///
+    /// `resident weights (≤ the weight budget) + streamed_bound_bytes + activations`,
+    ///
+    /// where `streamed_bound_bytes` (see [`ForwardStats`]) is at most twice the largest
+    /// non-resident layer and "activations" is the input, the output and the model's
+    /// temporaries of one layer. Reading the output back is the caller's
+    /// ([`read`](Self::read)), so a lost device shows up there.
+    ///
+    /// # Errors
+    /// [`ExecError::UnknownModel`]; [`ExecError::LayerMismatch`] when the model's layers are not
+    /// the inserted ones; [`ExecError::OutOfMemory`] or [`ExecError::TensorTooLarge`] from a
+    /// streamed upload; [`ExecError::NotInMemory`] / [`ExecError::Source`] for a layer with no
+    /// bytes at hand; the model's own errors; [`ExecError::DeviceLost`] when the loss is known.
+    pub async fn forward<M: LayeredModel>(
+        &self,
+        id: ModelId,
+        model: &M,
+        input: M::Activation,
+    ) -> Result<(M::Activation, ForwardStats), ExecError> {
+        self.watch.check()?;
+        let slots = self.slots(id)?;
+        check_layers(id, slots, model)?;
+        let mut stats = ForwardStats {
+            layers: slots.len(),
+            streamed_bound_bytes: streamed_bound(slots),
+            pool_in_use_before: self.pool_in_use(),
+            ..ForwardStats::default()
+        };
+        stats.peak_pool_in_use = stats.pool_in_use_before;
+        let mut prefetched: Option<(usize, LayerWeights)> = None;
+        let mut activation = input;
+        for (index, slot) in slots.iter().enumerate() {
+            let streamed = match (&slot.gpu, prefetched.take()) {
+                (Some(_), pending) => {
+                    prefetched = pending;
+                    stats.resident_bytes += slot.bytes;
+                    None
+                }
+                (None, Some((at, weights))) if at == index => Some(weights),
+                (None, _) => Some(self.stream_in(id, slot, &mut stats).await?),
+            };
+            if prefetched.is_none()
+                && let Some(next) = (index + 1..slots.len()).find(|&j| slots[j].gpu.is_none())
+            {
+                let weights = self.stream_in(id, &slots[next], &mut stats).await?;
+                prefetched = Some((next, weights));
+            }
+            let live = [streamed.as_ref(), prefetched.as_ref().map(|(_, w)| w)];
+            let live: u64 = live.into_iter().flatten().map(LayerWeights::bytes).sum();
+            stats.peak_streamed_bytes = stats.peak_streamed_bytes.max(live);
+            let weights = (streamed.as_ref().or(slot.gpu.as_ref())).ok_or_else(|| {
+                ExecError::NotInMemory {
+                    layer: slot.name.clone(),
+                }
+            })?;
+            activation = model.run_layer(index, weights, activation)?;
+            stats.peak_pool_in_use = stats.peak_pool_in_use.max(self.pool_in_use());
+            drop(streamed);
+        }
+        Ok((activation, stats))
+    }
+
+    /// Uploads a non-resident layer for this call.
+    async fn stream_in(
+        &self,
+        id: ModelId,
+        slot: &Slot,
+        stats: &mut ForwardStats,
+    ) -> Result<LayerWeights, ExecError> {
+        let copy = host_bytes_of(slot, id, self.source()).await?;
+        let weights = upload(&self.compute, copy.layer(), self.simulated_capacity).await?;
+        stats.fetched_bytes += copy.into_fetched().map_or(0, |f| f.bytes());
+        stats.streamed_layers += 1;
+        stats.uploaded_bytes += weights.bytes();
+        Ok(weights)
+    }
+
+    /// burn's pool bytes in use (0 without a report).
+    pub(crate) fn pool_in_use(&self) -> u64 {
+        self.device()
+            .memory_pool_usage()
+            .map_or(0, |usage| usage.bytes_in_use)
+    }
+}
+
+/// The model must run exactly the layers inserted, in order.
+fn check_layers<M: LayeredModel>(id: ModelId, slots: &[Slot], model: &M) -> Result<(), ExecError> {
+    let runs = model.layer_names();
+    if runs.len() == slots.len() && runs.iter().zip(slots).all(|(a, s)| *a == s.name) {
+        return Ok(());
+    }
+    Err(ExecError::LayerMismatch {
+        model: id,
+        inserted: slots.iter().map(|s| s.name.clone()).collect(),
+        runs,
+    })
+}
+
+/// The largest streamed bytes alive at once: the largest sum of two consecutive non-resident
+/// layers (in execution order, resident ones skipped), or the largest single one.
+fn streamed_bound(slots: &[Slot]) -> u64 {
+    let streamed: Vec<u64> = (slots.iter())
+        .filter(|slot| slot.gpu.is_none())
+        .map(|slot| slot.bytes)
+        .collect();
+    let single = streamed.iter().copied().max().unwrap_or(0);
+    let pair = streamed.windows(2).map(|w| w[0] + w[1]).max().unwrap_or(0);
+    single.max(pair)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(bytes: u64) -> Slot {
+        Slot {
+            name: String::new(),
+            bytes,
+            host: None,
+            gpu: None,
+        }
+    }
+
+    #[test]
+    fn the_bound_is_the_largest_adjacent_pair_of_streamed_layers() {
+        assert_eq!(streamed_bound(&[]), 0);
+        assert_eq!(streamed_bound(&[slot(7)]), 7);
+        assert_eq!(streamed_bound(&[slot(1), slot(5), slot(2), slot(4)]), 7);
+        assert_eq!(streamed_bound(&[slot(9), slot(1), slot(1)]), 10);
+    }
+}

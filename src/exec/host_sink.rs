@@ -1,0 +1,97 @@
+//! Streaming tensors from the loader into [`HostLayer`]s, converted to f32 on the way.
+
+use std::collections::BTreeMap;
+
+use crate::exec::host::{HostLayer, HostTensor};
+use crate::weights::{ConvertTarget, Converter, TensorInfo, TensorSink, WeightsError};
+
+/// Where a checkpoint tensor belongs: `Some((layer, name within the layer))`, or `None` to skip it
+/// (tensors the model does not use, such as BERT's pooler or its integer `position_ids`).
+pub type LayerOf = dyn Fn(&str) -> Option<(String, String)>;
+
+/// A [`TensorSink`] that converts every tensor it keeps to f32 and groups them into layers.
+///
+/// Conversion is chunk-wise: the only temporary is one piece of converted bytes, so the memory of a
+/// load is the converted weights plus one chunk.
+pub struct HostSink<'a> {
+    layer_of: &'a (dyn Fn(&str) -> Option<(String, String)> + 'a),
+    layers: BTreeMap<String, HostLayer>,
+    current: Option<Current>,
+    scratch: Vec<u8>,
+}
+
+struct Current {
+    layer: String,
+    name: String,
+    shape: Vec<usize>,
+    data: Vec<f32>,
+    converter: Converter,
+}
+
+impl<'a> HostSink<'a> {
+    /// A sink that places tensors with `layer_of` (a [`LayerOf`], or a closure borrowing local
+    /// state, such as a filter for one layer).
+    pub fn new(layer_of: &'a (dyn Fn(&str) -> Option<(String, String)> + 'a)) -> Self {
+        Self {
+            layer_of,
+            layers: BTreeMap::new(),
+            current: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The layers received so far, by name.
+    pub fn into_layers(self) -> BTreeMap<String, HostLayer> {
+        self.layers
+    }
+}
+
+impl TensorSink for HostSink<'_> {
+    type Error = WeightsError;
+
+    fn begin(&mut self, tensor: &TensorInfo) -> Result<(), WeightsError> {
+        self.current = match (self.layer_of)(tensor.name()) {
+            None => None,
+            Some((layer, name)) => {
+                let converter = Converter::for_tensor(tensor, ConvertTarget::F32)?;
+                let shape = tensor.shape().iter().map(|&d| d as usize).collect();
+                Some(Current {
+                    layer,
+                    name,
+                    shape,
+                    data: Vec::with_capacity(tensor.numel() as usize),
+                    converter,
+                })
+            }
+        };
+        Ok(())
+    }
+
+    fn chunk(&mut self, _tensor: &TensorInfo, bytes: &[u8]) -> Result<(), WeightsError> {
+        if let Some(current) = &mut self.current {
+            self.scratch.clear();
+            current.converter.push(bytes, &mut self.scratch);
+            let values = self.scratch.chunks_exact(4);
+            current
+                .data
+                .extend(values.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, _tensor: &TensorInfo) -> Result<(), WeightsError> {
+        if let Some(current) = self.current.take() {
+            current.converter.finish()?;
+            let layer = self
+                .layers
+                .entry(current.layer.clone())
+                .or_insert_with(|| HostLayer::new(current.layer));
+            let tensor = HostTensor {
+                shape: current.shape,
+                data: current.data,
+            };
+            layer.tensors.insert(current.name, tensor);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,141 @@
+//! Uploading one layer, guarded: the binding-size limit, the simulated capacity, and WebGPU error
+//! scopes around the allocation.
+//!
+//! WebGPU reports an allocation that does not fit as an out-of-memory error on the device, not as
+//! a return value. The upload therefore runs inside an `OutOfMemory` error scope (and a
+//! `Validation` scope inside it, because burn then writes into the invalid buffer), and burn is
+//! flushed inside the scopes so its staged copies are submitted while they are open.
+//!
+//! In a browser the scopes see burn's allocations: wasm is single-threaded and burn allocates on
+//! the calling thread. Natively wgpu's error scopes are thread-local and burn allocates on its own
+//! server thread, so the scopes see nothing there; a native device that runs out of memory
+//! panics inside burn. lavapipe allocates from system RAM, so native tests force the condition
+//! with [`Executor::set_simulated_capacity`](crate::exec::Executor::set_simulated_capacity).
+
+use burn::tensor::Device;
+
+use crate::exec::compute::Compute;
+use crate::exec::error::ExecError;
+use crate::exec::host::HostLayer;
+use crate::exec::layer::LayerWeights;
+
+/// Refuses a layer with a tensor larger than one storage binding: kernels bind each tensor
+/// whole, so such a tensor could be allocated but never used.
+///
+/// # Errors
+/// [`ExecError::TensorTooLarge`] naming the first tensor over `limit`.
+pub(crate) fn check_binding_limit(host: &HostLayer, limit: u64) -> Result<(), ExecError> {
+    match host.tensors.iter().find(|(_, t)| t.bytes() > limit) {
+        Some((name, tensor)) => Err(ExecError::TensorTooLarge {
+            layer: host.name.clone(),
+            tensor: name.clone(),
+            bytes: tensor.bytes(),
+            limit,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Fails like the device would if it held only `capacity` bytes: burn's pool bytes in use plus
+/// the layer must fit.
+///
+/// # Errors
+/// [`ExecError::OutOfMemory`] with `simulated: true`.
+pub(crate) fn check_simulated(
+    device: &Device,
+    host: &HostLayer,
+    capacity: Option<u64>,
+) -> Result<(), ExecError> {
+    let Some(capacity) = capacity else {
+        return Ok(());
+    };
+    let in_use = device
+        .memory_pool_usage()
+        .map_or(0, |usage| usage.bytes_in_use);
+    if in_use.saturating_add(host.bytes()) > capacity {
+        return Err(ExecError::OutOfMemory {
+            layer: host.name.clone(),
+            bytes: host.bytes(),
+            simulated: true,
+        });
+    }
+    Ok(())
+}
+
+/// Uploads `host` to the device, or says why it cannot.
+///
+/// # Errors
+/// [`ExecError::TensorTooLarge`], [`ExecError::OutOfMemory`] (simulated, or caught by the error
+/// scope), or [`ExecError::Backend`] for a validation error raised by the upload.
+pub(crate) async fn upload(
+    compute: &Compute,
+    host: &HostLayer,
+    simulated_capacity: Option<u64>,
+) -> Result<LayerWeights, ExecError> {
+    check_simulated(compute.device(), host, simulated_capacity)?;
+    let gpu = match compute {
+        Compute::Cpu(device) => return Ok(LayerWeights::upload(host, device)),
+        Compute::Gpu(gpu) => gpu,
+    };
+    check_binding_limit(host, gpu.limits().max_storage_buffer_binding_size)?;
+    let device = gpu.wgpu_device();
+    let oom_scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let validation_scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let weights = LayerWeights::upload(host, gpu.burn_device());
+    let flushed = gpu.burn_device().flush();
+    let validation = validation_scope.pop();
+    let oom = oom_scope.pop();
+    let (validation, oom) = (validation.await, oom.await);
+    if let Some(error) = oom.or(validation) {
+        // The buffers behind `weights` are invalid: drop them and give their pages back so
+        // the pool does not hand them out again.
+        drop(weights);
+        gpu.burn_device().memory_cleanup();
+        return Err(match error {
+            wgpu::Error::OutOfMemory { .. } => ExecError::OutOfMemory {
+                layer: host.name.clone(),
+                bytes: host.bytes(),
+                simulated: false,
+            },
+            other => ExecError::Backend {
+                message: format!("uploading layer \"{}\": {other}", host.name),
+            },
+        });
+    }
+    flushed.map_err(|err| ExecError::Backend {
+        message: format!("uploading layer \"{}\": {err}", host.name),
+    })?;
+    Ok(weights)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::host::HostTensor;
+
+    #[test]
+    fn a_tensor_over_the_binding_limit_is_refused_by_name() {
+        let mut host = HostLayer::new("layer.0");
+        let tensor = |n: usize| HostTensor {
+            shape: vec![n],
+            data: vec![0.0; n],
+        };
+        host.tensors.insert("bias".into(), tensor(4));
+        host.tensors.insert("weight".into(), tensor(64));
+        assert_eq!(check_binding_limit(&host, 256), Ok(()));
+        let err = check_binding_limit(&host, 255).unwrap_err();
+        assert_eq!(
+            err,
+            ExecError::TensorTooLarge {
+                layer: "layer.0".into(),
+                tensor: "weight".into(),
+                bytes: 256,
+                limit: 255
+            }
+        );
+        assert!(
+            err.to_string().contains("maxStorageBufferBindingSize"),
+            "{err}"
+        );
+    }
+}

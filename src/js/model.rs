@@ -1,0 +1,108 @@
+//! `Model` in JS: what `runtime.loadModel()` resolves to.
+
+use std::rc::Rc;
+
+use js_sys::{Array, Float32Array};
+use wasm_bindgen::prelude::*;
+
+use super::runtime::Shared;
+use super::{js_error, to_js, to_js_error};
+use crate::runtime::ModelInfo;
+
+/// A loaded model: `await model.embed(texts)`, `model.memoryMap()`, `await model.unload()`.
+#[wasm_bindgen(js_name = Model)]
+pub struct JsModel {
+    shared: Rc<Shared>,
+    info: ModelInfo,
+    unloaded: bool,
+}
+
+impl JsModel {
+    pub(crate) fn new(shared: Rc<Shared>, info: ModelInfo) -> Self {
+        Self {
+            shared,
+            info,
+            unloaded: false,
+        }
+    }
+
+    fn check_loaded(&self) -> Result<(), JsValue> {
+        match self.unloaded {
+            true => Err(js_error(
+                &format!("model {} was unloaded", self.info.url),
+                "INVALID_STATE",
+                &[],
+            )),
+            false => Ok(()),
+        }
+    }
+}
+
+#[wasm_bindgen(js_class = Model)]
+impl JsModel {
+    /// `{id, url, fileBytes, weightBytes, layers, dimension, shards}`.
+    #[wasm_bindgen(getter)]
+    pub fn info(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.info)
+    }
+
+    /// Sentence embeddings: one `Float32Array` per text, as sentence-transformers computes them
+    /// (its truncation, pooling and normalisation).
+    pub async fn embed(&self, texts: Vec<String>) -> Result<Array, JsValue> {
+        Ok(self.embed_with_stats(texts).await?.0)
+    }
+
+    /// Like `embed`, resolving to `{vectors, stats}` where `stats` says what the call did
+    /// (`forward.streamedLayers`, `forward.uploadedBytes`, `steppedDown`, `deviceReplaced`).
+    #[wasm_bindgen(js_name = embedWithStats)]
+    pub async fn embed_with_stats_js(&self, texts: Vec<String>) -> Result<JsValue, JsValue> {
+        let (vectors, stats) = self.embed_with_stats(texts).await?;
+        let out = js_sys::Object::new();
+        js_sys::Reflect::set(&out, &"vectors".into(), &vectors)?;
+        js_sys::Reflect::set(&out, &"stats".into(), &stats)?;
+        Ok(out.into())
+    }
+
+    /// Every layer of this model with its bytes and tier (`gpu`, `host`, `cache`, `remote`).
+    #[wasm_bindgen(js_name = memoryMap)]
+    pub fn memory_map(&self) -> Result<JsValue, JsValue> {
+        let stats = match self.shared.runtime.try_lock() {
+            Some(runtime) => runtime.system_stats(),
+            None => self.shared.snapshot.borrow().stats.clone(),
+        };
+        let id = crate::manager::ModelId::new(self.info.id);
+        let layers: Vec<_> = (stats.memory_map.layers.iter())
+            .filter(|layer| layer.model == id)
+            .collect();
+        to_js(&layers)
+    }
+
+    /// Releases the model: its layers leave the GPU and wasm memory. Calls afterwards fail with
+    /// `INVALID_STATE`.
+    pub async fn unload(&mut self) -> Result<(), JsValue> {
+        if self.unloaded {
+            return Ok(());
+        }
+        let mut runtime = self.shared.runtime.lock().await;
+        let result = runtime.unload_model(self.info.id).await;
+        self.shared.remember(&runtime);
+        self.unloaded = true;
+        result.map_err(to_js_error)
+    }
+}
+
+impl JsModel {
+    async fn embed_with_stats(&self, texts: Vec<String>) -> Result<(Array, JsValue), JsValue> {
+        self.check_loaded()?;
+        let mut runtime = self.shared.runtime.lock().await;
+        let result = runtime.embed(self.info.id, &texts).await;
+        self.shared.remember(&runtime);
+        let report = result.map_err(to_js_error)?;
+        let vectors = report
+            .vectors
+            .iter()
+            .map(|v| JsValue::from(Float32Array::from(v.as_slice())))
+            .collect();
+        Ok((vectors, to_js(&report)?))
+    }
+}

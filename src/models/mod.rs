@@ -1,0 +1,16 @@
+//! Model architectures, written against the executor's [`LayeredModel`](crate::exec::LayeredModel)
+//! contract so every model runs the same way whatever the VRAM state.
+//!
+//! - [`bert`]: the BERT encoder with the sentence-transformers head (all-MiniLM-L6-v2).
+//!
+//! Every file a model reads (its `config.json`, `tokenizer.json`, …) is parsed from bytes, because
+//! in the browser the runtime fetches them; errors name the file and field at fault ([`ModelError`]).
+#![warn(missing_docs)]
+
+pub mod bert;
+mod error;
+mod json;
+mod resident;
+
+pub use error::ModelError;
+pub use resident::run_resident;

@@ -1,0 +1,281 @@
+//! Models in the runtime: loading a folder in HF layout, running it through the executor in
+//! whatever VRAM state the manager chose, unloading it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::Error;
+use crate::exec::{ExecError, ForwardStats, HostSink, HostTensor};
+use crate::fetch::{ByteSource, FetchError, LoadOptions, Loaded, Progress, fetch_file, load_model};
+use crate::manager::{Dtype, InferenceEstimate, LayerSpec, ModelId, ModelSpec, Workload};
+use crate::models::bert::{
+    BertConfig, BertModel, CONFIG_FILE, EMBEDDINGS_LAYER, MODULES_FILE, PoolingConfig,
+    SENTENCE_BERT_FILE, SentenceBertConfig, SentenceHead, SentenceModules, SentenceTokenizer,
+    TOKENIZER_FILE, WORD_TABLE, layer_of, read_rows,
+};
+use crate::runtime::Runtime;
+
+/// Largest config file read whole (configs are a few hundred bytes).
+const CONFIG_LIMIT: u64 = 1 << 20;
+/// Largest `tokenizer.json` read whole (BERT's is ~700 KB; multilingual ones reach ~20 MB).
+const TOKENIZER_LIMIT: u64 = 64 << 20;
+
+/// A loaded sentence-embedding model: the architecture and tokenizer. Its weights live in the
+/// executor, its placement in the manager's books.
+#[derive(Debug)]
+pub struct SentenceModel {
+    url: String,
+    bert: BertModel,
+    /// The word-embedding table, kept in wasm memory: lookups are gathered on the host.
+    words: HostTensor,
+    tokenizer: SentenceTokenizer,
+    loaded: Loaded,
+}
+
+/// What `loadModel` reports about a model.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelInfo {
+    /// The runtime's handle for it.
+    pub id: u32,
+    /// The folder it was loaded from.
+    pub url: String,
+    /// Bytes of its weight files.
+    pub file_bytes: u64,
+    /// Bytes of its weights as computed (f32), what the manager books.
+    pub weight_bytes: u64,
+    /// Layers registered with the manager.
+    pub layers: usize,
+    /// Width of its embeddings.
+    pub dimension: usize,
+    /// Weight files read.
+    pub shards: Vec<String>,
+}
+
+/// What one `embed` call did, next to its vectors.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmbedReport {
+    /// One unit-length (when the model normalises) vector per text.
+    #[serde(skip)]
+    pub vectors: Vec<Vec<f32>>,
+    /// Layers streamed in for this call, bytes uploaded, peak pool bytes.
+    pub forward: ForwardStats,
+    /// Whether an out-of-memory error stepped the budget down during the call.
+    pub stepped_down: bool,
+    /// Whether the device was lost and replaced during the call.
+    pub device_replaced: bool,
+}
+
+impl Runtime {
+    /// Loads the sentence-transformers model in the folder at `folder` (HF layout: `config.json`,
+    /// `modules.json`, `1_Pooling/config.json`, `sentence_bert_config.json`, `tokenizer.json`, and
+    /// `model.safetensors.index.json` + shards or `model.safetensors`), streaming its weights
+    /// into wasm memory and registering its layers with the manager. Nothing is uploaded yet:
+    /// the first [`embed`](Self::embed) places the layers as the VRAM state says.
+    ///
+    /// # Errors
+    /// [`Error::Fetch`] (naming the file), [`Error::Model`] for invalid configs, [`Error::Manager`].
+    pub async fn load_model<S: ByteSource>(
+        &mut self,
+        source: &S,
+        folder: &str,
+        options: &LoadOptions,
+        progress: impl FnMut(&Progress<'_>),
+    ) -> Result<ModelInfo, Error> {
+        let base = folder.trim_end_matches('/');
+        let file = |name: &str| format!("{base}/{name}");
+        let small =
+            |name: String, limit| async move { fetch_file(source, options, &name, limit).await };
+        let config = BertConfig::from_json(&small(file(CONFIG_FILE), CONFIG_LIMIT).await?)?;
+        let modules = SentenceModules::from_json(&small(file(MODULES_FILE), CONFIG_LIMIT).await?)?;
+        let pooling_path = file(&modules.pooling_config_path());
+        let pooling = PoolingConfig::from_json(&small(pooling_path, CONFIG_LIMIT).await?)?;
+        let sentence = small(file(SENTENCE_BERT_FILE), CONFIG_LIMIT).await?;
+        let head = SentenceHead::new(&modules, pooling, SentenceBertConfig::from_json(&sentence)?);
+        let tokenizer_json = small(file(TOKENIZER_FILE), TOKENIZER_LIMIT).await?;
+        let tokenizer = SentenceTokenizer::from_bytes(&tokenizer_json, &head)?;
+        drop(tokenizer_json);
+        let bert = BertModel::new(config, head)?;
+
+        let (mut layers, loaded) = load_weights(source, base, options, progress).await?;
+        let words = (layers.get_mut(EMBEDDINGS_LAYER))
+            .and_then(|layer| layer.tensors.remove(WORD_TABLE))
+            .ok_or_else(|| ExecError::MissingTensor {
+                layer: EMBEDDINGS_LAYER.into(),
+                tensor: WORD_TABLE.into(),
+            })?;
+        let names = crate::exec::LayeredModel::layer_names(&bert);
+        let specs = (names.iter().enumerate())
+            .map(|(order, name)| {
+                let bytes = layers.get(name).map_or(0, |l| l.bytes());
+                LayerSpec::new(name.clone(), order as u32, Dtype::F32, bytes)
+            })
+            .collect();
+        let config = bert.config();
+        let spec = ModelSpec {
+            name: base.to_owned(),
+            dtype: Dtype::F32,
+            layers: specs,
+            inference: InferenceEstimate::Encoder {
+                hidden: config.hidden_size() as u64,
+                intermediate: config.intermediate_size() as u64,
+                heads: config.num_attention_heads() as u64,
+                bytes_per_element: 4,
+            },
+            cached: false,
+        };
+        let id = self.manager.register(spec)?;
+        let weight_bytes = layers.values().map(|l| l.bytes()).sum();
+        if let Err(err) = self.exec.insert_model(&self.manager, id, layers) {
+            let _ = self.manager.unregister(id);
+            return Err(err.into());
+        }
+        let info = ModelInfo {
+            id: id.get(),
+            url: base.to_owned(),
+            file_bytes: loaded.total(),
+            weight_bytes,
+            layers: names.len(),
+            dimension: bert.config().hidden_size(),
+            shards: loaded
+                .shards()
+                .iter()
+                .map(|s| s.name().to_owned())
+                .collect(),
+        };
+        let model = SentenceModel {
+            url: base.to_owned(),
+            bert,
+            words,
+            tokenizer,
+            loaded,
+        };
+        self.models.insert(id, model);
+        Ok(info)
+    }
+
+    /// Embeds `texts` with model `id`: places its layers as the manager plans for this workload
+    /// (streaming what does not fit), runs the encoder layer by layer and pools. On out-of-memory
+    /// the budget steps down once and the call is retried; on a lost device a new one is opened,
+    /// the resident layers restored, and the call retried once.
+    ///
+    /// # Errors
+    /// [`Error::UnknownModel`], [`Error::Model`] (tokenizer), [`Error::Exec`] (`OOM` after the
+    /// step-down, `DEVICE_LOST` when no new device could be had), [`Error::Manager`].
+    pub async fn embed(&mut self, id: u32, texts: &[String]) -> Result<EmbedReport, Error> {
+        let model_id = ModelId::new(id);
+        let model = self.models.get(&model_id).ok_or(Error::UnknownModel(id))?;
+        let tokens = model.tokenizer.encode(texts)?;
+        let workload = Workload {
+            batch: tokens.batch() as u64,
+            sequence: tokens.seq() as u64,
+        };
+        let request = self.manager.request_for(&[model_id], workload)?;
+        let mut device_replaced = false;
+        let run = loop {
+            let now = self.now_ms();
+            let model = self.models.get(&model_id).ok_or(Error::UnknownModel(id))?;
+            let (bert, words) = (&model.bert, &model.words);
+            let input = |device: &_| bert.input_with_table(&tokens, words, device);
+            let result = (self.exec)
+                .load_and_run(&mut self.manager, model_id, bert, &request, input, now)
+                .await;
+            match result {
+                Err(ExecError::DeviceLost { .. }) if !device_replaced => {
+                    self.replace_device().await?;
+                    device_replaced = true;
+                }
+                other => break other?,
+            }
+        };
+        let model = self.models.get(&model_id).ok_or(Error::UnknownModel(id))?;
+        let pooled = model.bert.pool(run.output)?;
+        let vectors = read_rows(pooled).await?;
+        Ok(EmbedReport {
+            vectors,
+            forward: run.stats,
+            stepped_down: run.oom.is_some(),
+            device_replaced,
+        })
+    }
+
+    /// Unloads model `id`: its layers leave the device and wasm memory, and the manager forgets it.
+    ///
+    /// # Errors
+    /// [`Error::UnknownModel`].
+    pub async fn unload_model(&mut self, id: u32) -> Result<(), Error> {
+        let model_id = ModelId::new(id);
+        if self.models.remove(&model_id).is_none() {
+            return Err(Error::UnknownModel(id));
+        }
+        // Dropping the executor's copies frees every byte the plan names, so confirming the
+        // plan keeps the books true without executing each move.
+        let plan = self.manager.evict_model(model_id)?;
+        self.exec.remove_model(model_id);
+        self.manager.confirm_all(&plan);
+        self.manager.unregister(model_id)?;
+        Ok(())
+    }
+
+    /// ComfyUI's `POST /free`: `unload_models` moves every model's layers off the device (they stay
+    /// loaded in wasm memory, ready for the next call); `free_memory` gives the allocator's cached
+    /// pages back.
+    ///
+    /// # Errors
+    /// [`Error::Exec`] when the device fails while dropping buffers.
+    pub async fn free(&mut self, unload_models: bool, free_memory: bool) -> Result<(), Error> {
+        if unload_models {
+            let plan = self.manager.unload_all();
+            self.exec.apply(&mut self.manager, &plan).await?;
+        }
+        if free_memory {
+            self.device().memory_cleanup();
+        }
+        Ok(())
+    }
+
+    /// The folder model `id` was loaded from, and what its load read.
+    pub fn model(&self, id: u32) -> Option<(&str, &Loaded)> {
+        let model = self.models.get(&ModelId::new(id))?;
+        Some((model.url.as_str(), &model.loaded))
+    }
+
+    /// Opens a new device after a loss and moves every model onto it.
+    async fn replace_device(&mut self) -> Result<(), Error> {
+        let (_, gpu) = crate::device::open(self.power).await?;
+        let gpu = gpu.ok_or_else(|| ExecError::DeviceLost {
+            reason: "the device was lost and no adapter is available any more".into(),
+        })?;
+        self.exec.replace_device(gpu, &mut self.manager).await;
+        Ok(())
+    }
+
+    /// Milliseconds since the runtime started: the manager's clock.
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+}
+
+/// Streams the weights of the model in `base` into wasm memory, grouped by layer. Tries the
+/// sharded index first, then a single `model.safetensors`.
+async fn load_weights<S: ByteSource>(
+    source: &S,
+    base: &str,
+    options: &LoadOptions,
+    mut progress: impl FnMut(&Progress<'_>),
+) -> Result<(BTreeMap<String, crate::exec::HostLayer>, Loaded), Error> {
+    let layer_of = layer_of;
+    let index = format!("{base}/model.safetensors.index.json");
+    let mut sink = HostSink::new(&layer_of);
+    match load_model(source, &index, &mut sink, options, &mut progress).await {
+        Ok(loaded) => return Ok((sink.into_layers(), loaded)),
+        Err(FetchError::NotFound { url }) if url == index => {}
+        Err(err) => return Err(err.into()),
+    }
+    let single = format!("{base}/model.safetensors");
+    let mut sink = HostSink::new(&layer_of);
+    let loaded = load_model(source, &single, &mut sink, options, &mut progress).await?;
+    Ok((sink.into_layers(), loaded))
+}

@@ -1,0 +1,230 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! The executor on lavapipe: one input gives the same output in every VRAM state, the bytes
+//! streamed per call are exactly the non-resident ones, the streamed peak stays at its bound,
+//! the books agree with burn's pool after every plan, and nothing leaks.
+
+mod exec_support;
+
+use exec_support::{
+    BATCH, CheckpointSource, MODEL, load_all, relative_error, relative_error_f32, setup, write,
+};
+use pollster::block_on;
+use webvram::exec::{BooksCheck, Executor, ForwardStats, SynthMlp};
+use webvram::manager::{InferenceEstimate, LoadRequest, Manager, Tier};
+use webvram::policy::{Decision, VramState};
+
+const MIB: u64 = 1 << 20;
+
+/// Room kept free inside each budget (ComfyUI's reserve): activations and streamed layers.
+const RESERVE: u64 = MIB;
+
+/// What one layer may add to the pool beyond weights while it runs: its input, its output and
+/// temporaries, allowed 16 `[batch, width]` f32 tensors (64 KiB). Measured on lavapipe: 4.2 KiB
+/// (the matmul reads the transposed weight in place, no copy).
+const ACTIVATION_ALLOWANCE: u64 = 16 * (BATCH * 256 * 4) as u64;
+
+/// What a run in one state produced.
+struct Outcome {
+    output: Vec<f32>,
+    stats: ForwardStats,
+    resident_bytes: u64,
+    after_load: BooksCheck,
+}
+
+/// Loads the test model under `decision`, runs it once, checks the per-call invariants, then
+/// unloads it and checks that the pool is back where it started.
+fn run_in(label: &str, decision: Decision, url: &str, with_source: bool) -> Outcome {
+    let (mut manager, mut exec, id) = setup(decision, load_all(url));
+    if with_source {
+        exec.set_source(Box::new(CheckpointSource::new(url).0));
+    }
+    let baseline = exec.books(&manager).pool_in_use_bytes;
+    let plan = manager.load_models_gpu(&LoadRequest::new([id]), 1).unwrap();
+    block_on(exec.apply(&mut manager, &plan)).unwrap();
+    let after_load = exec.books(&manager);
+    assert!(
+        after_load.agrees,
+        "{label}: books after load {after_load:?}"
+    );
+
+    let input = MODEL.input(BATCH, exec.device());
+    let (output, stats) = block_on(exec.forward(id, &MODEL, input)).unwrap();
+    let output = block_on(exec.read(output)).unwrap();
+    let resident_bytes = manager.gpu_bytes();
+    check_stats(label, &stats, resident_bytes);
+
+    let plan = manager.unload_all();
+    let report = block_on(exec.apply(&mut manager, &plan)).unwrap();
+    assert!(report.cleaned_up || resident_bytes == 0, "{label}");
+    let after_unload = exec.books(&manager);
+    assert!(
+        after_unload.agrees,
+        "{label}: books after unload {after_unload:?}"
+    );
+    assert_eq!(manager.gpu_bytes(), 0, "{label}");
+    let leaked = after_unload.pool_in_use_bytes.saturating_sub(baseline);
+    assert!(
+        leaked <= 4096,
+        "{label}: {leaked} bytes still in use after unload"
+    );
+    println!(
+        "{label:>12}: resident {:>2}/{} layers, streamed {:>2}, uploaded {:>8} B, peak streamed {:>7} B \
+         (bound {:>7}), pool peak {:>8} B (before {:>8}), books gap {:>4} B, pool after unload +{leaked} B",
+        resident_bytes / MODEL.layer_bytes(),
+        MODEL.layers,
+        stats.streamed_layers,
+        stats.uploaded_bytes,
+        stats.peak_streamed_bytes,
+        stats.streamed_bound_bytes,
+        stats.peak_pool_in_use,
+        stats.pool_in_use_before,
+        after_load.gap_bytes(),
+    );
+    Outcome {
+        output,
+        stats,
+        resident_bytes,
+        after_load,
+    }
+}
+
+/// The per-call invariants: uploads are the non-resident bytes (±1%), the streamed peak is its
+/// bound and at most two layers, and the pool peak is within resident + bound + activations.
+fn check_stats(label: &str, stats: &ForwardStats, resident_bytes: u64) {
+    assert_eq!(stats.layers, MODEL.layers, "{label}");
+    assert_eq!(stats.resident_bytes, resident_bytes, "{label}");
+    let non_resident = MODEL.bytes() - resident_bytes;
+    let off = stats.uploaded_bytes.abs_diff(non_resident);
+    assert!(off * 100 <= non_resident, "{label}: uploaded {stats:?}");
+    assert_eq!(
+        stats.uploaded_bytes, non_resident,
+        "{label}: exactly, in fact"
+    );
+    assert_eq!(
+        stats.peak_streamed_bytes, stats.streamed_bound_bytes,
+        "{label}"
+    );
+    assert!(
+        stats.streamed_bound_bytes <= 2 * MODEL.layer_bytes(),
+        "{label}"
+    );
+    let bound = stats.pool_in_use_before + stats.streamed_bound_bytes + ACTIVATION_ALLOWANCE;
+    assert!(
+        stats.peak_pool_in_use <= bound,
+        "{label}: pool peak {} > {bound} ({stats:?})",
+        stats.peak_pool_in_use
+    );
+}
+
+/// A budget of `percent` of the weights plus the reserve.
+fn budget(state: VramState, percent: u64) -> Decision {
+    Decision::fixed(state, MODEL.bytes() * percent / 100 + RESERVE, RESERVE)
+}
+
+#[test]
+fn one_input_gives_the_same_output_in_every_state() {
+    let url = write(&MODEL, "states");
+    let high = run_in("HIGH", budget(VramState::HighVram, 200), &url, false);
+    assert_eq!(high.resident_bytes, MODEL.bytes());
+    assert_eq!(high.stats.streamed_layers, 0);
+
+    // The GPU against the f64 CPU reference: f32 accumulation over 256 terms and the device's
+    // tanh differ from f64 by ~1e-7 relative; 1e-5 leaves margin without hiding a wrong layer.
+    let reference = MODEL.reference(&MODEL.input_values(BATCH), BATCH);
+    let cpu_error = relative_error(&high.output, &reference);
+    println!("HIGH vs f64 CPU reference: {cpu_error:.3e} relative");
+    assert!(cpu_error <= 1e-5, "{cpu_error}");
+
+    let cases = [
+        ("NORMAL 50%", budget(VramState::NormalVram, 50), false, 9),
+        ("NORMAL 10%", budget(VramState::NormalVram, 10), false, 1),
+        ("LOW 50%", budget(VramState::LowVram, 50), false, 9),
+        ("LOW 10%", budget(VramState::LowVram, 10), false, 1),
+        ("NO_VRAM", budget(VramState::NoVram, 100), false, 0),
+        ("SHARED", budget(VramState::Shared, 200), true, 20),
+        ("SHARED 50%", budget(VramState::Shared, 50), true, 9),
+    ];
+    for (label, decision, with_source, resident_layers) in cases {
+        let run = run_in(label, decision, &url, with_source);
+        assert_eq!(
+            run.resident_bytes,
+            resident_layers * MODEL.layer_bytes(),
+            "{label}"
+        );
+        // Against the fully resident run: the same kernels on the same weights.
+        let error = relative_error_f32(&run.output, &high.output);
+        assert!(error <= 1e-6, "{label}: {error:e} relative to HIGH");
+        assert_eq!(run.output, high.output, "{label}: bit for bit, in fact");
+    }
+}
+
+#[test]
+fn unified_memory_keeps_no_second_copy_when_a_source_can_bring_it_back() {
+    let url = write(&MODEL, "shared");
+    let with = run_in("SHARED+src", budget(VramState::Shared, 200), &url, true);
+    assert_eq!(with.after_load.booked_host_bytes, 0);
+    assert_eq!(with.after_load.held_host_bytes, 0);
+    let without = run_in("SHARED", budget(VramState::Shared, 200), &url, false);
+    assert_eq!(without.after_load.host_retained_bytes, MODEL.bytes());
+    // A discrete GPU keeps its host copies (the books count them): nothing retained.
+    let discrete = run_in("NORMAL+src", budget(VramState::NormalVram, 50), &url, true);
+    assert_eq!(discrete.after_load.host_retained_bytes, 0);
+    assert_eq!(discrete.after_load.held_host_bytes, MODEL.bytes());
+}
+
+#[test]
+fn books_agree_after_every_plan_and_unloading_leaks_nothing() {
+    let second = SynthMlp {
+        layers: 10,
+        width: 256,
+        seed: 12,
+    };
+    let (url_a, url_b) = (write(&MODEL, "books-a"), write(&second, "books-b"));
+    // Room for the first model and half the second: loading the second unloads part of the first.
+    let total = MODEL.bytes() + second.bytes() / 2 + RESERVE;
+    let decision = Decision::fixed(VramState::NormalVram, total, RESERVE);
+    let (mut manager, mut exec, a) = setup(decision, load_all(&url_a));
+    let b = manager
+        .register(second.model_spec("second", InferenceEstimate::Fixed(0)))
+        .unwrap();
+    exec.insert_model(&manager, b, load_all(&url_b)).unwrap();
+    let baseline = exec.books(&manager).pool_in_use_bytes;
+
+    let apply = |manager: &mut Manager, exec: &mut Executor, plan, what: &str| {
+        block_on(exec.apply(manager, &plan)).unwrap();
+        let books = exec.books(manager);
+        assert!(books.agrees, "after {what}: {books:?}");
+        println!(
+            "after {what:<22} booked {:>8} B, pool {:>8} B",
+            books.booked_gpu_bytes, books.pool_in_use_bytes
+        );
+    };
+    let load = |manager: &Manager, id| manager.load_models_gpu(&LoadRequest::new([id]), 2).unwrap();
+    let plan = load(&manager, a);
+    apply(&mut manager, &mut exec, plan, "load A");
+    let a_before = manager.gpu_bytes();
+    let plan = load(&manager, b);
+    apply(&mut manager, &mut exec, plan, "load B");
+    assert!(manager.memory_map().models[0].tier_bytes[Tier::Gpu as usize] < a_before);
+
+    for (id, model) in [(a, &MODEL), (b, &second)] {
+        let input = model.input(BATCH, exec.device());
+        let (out, stats) = block_on(exec.forward(id, model, input)).unwrap();
+        let values = block_on(exec.read(out)).unwrap();
+        let reference = model.reference(&model.input_values(BATCH), BATCH);
+        assert!(relative_error(&values, &reference) <= 1e-5);
+        assert_eq!(stats.peak_streamed_bytes, stats.streamed_bound_bytes);
+    }
+    let books = exec.books(&manager);
+    assert!(books.agrees, "after running both: {books:?}");
+
+    let plan = manager.free_memory(total, &[]).unwrap();
+    apply(&mut manager, &mut exec, plan, "free_memory(all)");
+    let plan = manager.unload_all();
+    apply(&mut manager, &mut exec, plan, "unload_all");
+    exec.remove_model(a);
+    exec.remove_model(b);
+    let end = exec.device().memory_pool_usage().unwrap();
+    assert!(end.bytes_in_use <= baseline + 4096, "{end:?} vs {baseline}");
+    println!("pool at the end: {end:?} (baseline in use {baseline})");
+}
