@@ -258,8 +258,9 @@ impl Runtime {
     }
 }
 
-/// Streams the weights of the model in `base` into wasm memory, grouped by layer. Tries the
-/// sharded index first, then a single `model.safetensors`.
+/// Streams the weights of the model in `base` into wasm memory, grouped by layer. Tries a single
+/// `model.safetensors` first (the common case, and the one a 404 probe would otherwise make noisy
+/// in the console), then the sharded index.
 async fn load_weights<S: ByteSource>(
     source: &S,
     base: &str,
@@ -267,15 +268,15 @@ async fn load_weights<S: ByteSource>(
     mut progress: impl FnMut(&Progress<'_>),
 ) -> Result<(BTreeMap<String, crate::exec::HostLayer>, Loaded), Error> {
     let layer_of = layer_of;
-    let index = format!("{base}/model.safetensors.index.json");
-    let mut sink = HostSink::new(&layer_of);
-    match load_model(source, &index, &mut sink, options, &mut progress).await {
-        Ok(loaded) => return Ok((sink.into_layers(), loaded)),
-        Err(FetchError::NotFound { url }) if url == index => {}
-        Err(err) => return Err(err.into()),
-    }
     let single = format!("{base}/model.safetensors");
     let mut sink = HostSink::new(&layer_of);
-    let loaded = load_model(source, &single, &mut sink, options, &mut progress).await?;
+    match load_model(source, &single, &mut sink, options, &mut progress).await {
+        Ok(loaded) => return Ok((sink.into_layers(), loaded)),
+        Err(FetchError::NotFound { url }) if url == single => {}
+        Err(err) => return Err(err.into()),
+    }
+    let index = format!("{base}/model.safetensors.index.json");
+    let mut sink = HostSink::new(&layer_of);
+    let loaded = load_model(source, &index, &mut sink, options, &mut progress).await?;
     Ok((sink.into_layers(), loaded))
 }

@@ -34,6 +34,16 @@ test('demo shows the SwiftShader adapter profile and the SHARED state', async ()
     assert.equal(stats.devices[0].vram_total, stats.policy.budgetBytes);
     const reasons = await page.locator('#reasons tbody tr').count();
     assert.ok(reasons >= 3, `only ${reasons} reasons shown`);
+    // The default model loads and compares the three example sentences.
+    await page.waitForFunction(() => document.body.dataset.model, null, { timeout: 300_000 });
+    assert.equal(await page.locator('body').getAttribute('data-model'), 'ready', await page.locator('#error').textContent());
+    const cells = await page.locator('#similarity tbody tr').evaluateAll((rows) => rows.map(
+      (r) => [...r.querySelectorAll('td')].map((td) => Number(td.textContent)),
+    ));
+    assert.equal(cells.length, 3);
+    cells.forEach((row, i) => assert.ok(Math.abs(row[i] - 1) < 1e-3, `self-similarity ${row[i]}`));
+    assert.ok(cells[0][1] > cells[0][2] + 0.2, `cat~kitten ${cells[0][1]} vs cat~stocks ${cells[0][2]}`);
+    assert.equal(await page.locator('#memory-map tbody tr').count(), 7);
     assert.deepEqual(errors, []);
     await page.screenshot({ path: `${out}demo-webgpu.png`, fullPage: true });
   } finally {
