@@ -103,7 +103,18 @@ fn system_stats_use_comfyuis_exact_field_names() {
         k.sort();
         k
     };
-    assert_eq!(keys(&json), ["devices", "policy", "system", "vram_state"]);
+    // ComfyUI's three, plus webvram's additions: policy, books and memory_map.
+    assert_eq!(
+        keys(&json),
+        [
+            "books",
+            "devices",
+            "memory_map",
+            "policy",
+            "system",
+            "vram_state"
+        ]
+    );
     assert_eq!(
         keys(&json["system"]),
         [

@@ -55,7 +55,7 @@ impl ModelCache {
             return;
         };
         let init = ResponseInit::new();
-        let _ = init.set_status(200);
+        init.set_status(200);
         if let Ok(response) = Response::new_with_opt_str_and_init(Some(&json), &init) {
             let _ = await_value(self.cache.put_with_str(INDEX_KEY, &response)).await;
         }
