@@ -7,7 +7,6 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use burn::tensor::Device;
-use serde::Deserialize;
 use webvram::exec::{ExecError, HostLayer, HostSink, LayerOf, LayerWeights, LayeredModel};
 use webvram::fetch::{FileSource, LoadOptions, load_model};
 use webvram::models::bert::{
@@ -16,21 +15,10 @@ use webvram::models::bert::{
 };
 use webvram::{Runtime, RuntimeOptions};
 
-const MAX_ABS_DIFF: f32 = 1e-4;
-const MIN_COSINE: f64 = 0.99999;
+#[path = "model_bert_support/reference.rs"]
+mod reference;
 
-#[derive(Deserialize)]
-struct Fixture {
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    name: String,
-    text: String,
-    token_ids: Vec<u32>,
-    embedding: Vec<f32>,
-}
+use reference::{Case, MAX_ABS_DIFF, MIN_COSINE, compare};
 
 /// The model folder's files and weights, read once for all tests.
 struct Minilm {
@@ -52,8 +40,7 @@ fn minilm() -> &'static Minilm {
     MINILM.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let dir = root.join("www/models/all-MiniLM-L6-v2");
-        let fixture = read(root, "tests/reference/minilm_reference.json");
-        let cases = serde_json::from_slice::<Fixture>(&fixture).unwrap().cases;
+        let cases = reference::cases();
         let modules = SentenceModules::from_json(&read(&dir, "modules.json")).unwrap();
         let pooling = read(&dir, &modules.pooling_config_path());
         let head = SentenceHead::from_json(
@@ -122,22 +109,6 @@ fn embed(
 }
 
 /// (max abs diff, cosine) of `got` against `want`.
-fn compare(got: &[f32], want: &[f32]) -> (f32, f64) {
-    assert_eq!(got.len(), want.len());
-    let diff = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
-    let dot: f64 = got
-        .iter()
-        .zip(want)
-        .map(|(&a, &b)| a as f64 * b as f64)
-        .sum();
-    let norm = |v: &[f32]| v.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
-    (diff, dot / (norm(got) * norm(want)))
-}
-
 /// Checks every case alone and all cases as one padded batch; returns the worst (diff, cosine).
 fn check_against_fixture(label: &str, device: &Device) -> (f32, f64) {
     let m = minilm();

@@ -6,7 +6,6 @@
 use std::path::Path;
 
 use pollster::block_on;
-use serde::Deserialize;
 use webvram::fetch::{FileSource, LoadOptions};
 use webvram::manager::Tier;
 use webvram::policy::{Options, VramMode};
@@ -14,23 +13,10 @@ use webvram::{Runtime, RuntimeOptions};
 
 const MIB: u64 = 1 << 20;
 
-#[derive(Deserialize)]
-struct Fixture {
-    cases: Vec<Case>,
-}
+#[path = "model_bert_support/reference.rs"]
+mod reference;
 
-#[derive(Deserialize)]
-struct Case {
-    name: String,
-    text: String,
-    embedding: Vec<f32>,
-}
-
-fn fixture() -> Vec<Case> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read(root.join("tests/reference/minilm_reference.json")).unwrap();
-    serde_json::from_slice::<Fixture>(&text).unwrap().cases
-}
+use reference::{Case, MAX_ABS_DIFF, MIN_COSINE, compare};
 
 fn folder() -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models/all-MiniLM-L6-v2");
@@ -68,7 +54,7 @@ fn check(rt: &mut Runtime) -> usize {
     .expect("load");
     assert_eq!(progress, info.file_bytes, "progress ends at the file size");
     assert_eq!(info.layers, 7);
-    let cases = fixture();
+    let cases = reference::cases();
     let (long, short): (Vec<&Case>, Vec<&Case>) = cases.iter().partition(|c| c.text.len() > 1000);
     assert!(!long.is_empty() && short.len() >= 8);
     let texts: Vec<String> = short.iter().map(|c| c.text.clone()).collect();
@@ -89,15 +75,9 @@ fn check(rt: &mut Runtime) -> usize {
 }
 
 fn assert_close(case: &Case, got: &[f32]) {
-    assert_eq!(got.len(), case.embedding.len(), "{}", case.name);
-    let diff = (got.iter().zip(&case.embedding)).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    let dot: f64 = (got.iter().zip(&case.embedding))
-        .map(|(a, b)| f64::from(a * b))
-        .sum();
-    let norm = |v: &[f32]| v.iter().map(|x| f64::from(x * x)).sum::<f64>().sqrt();
-    let cosine = dot / (norm(got) * norm(&case.embedding));
+    let (diff, cosine) = compare(got, &case.embedding);
     assert!(
-        diff <= 1e-4 && cosine >= 0.99999,
+        diff <= MAX_ABS_DIFF && cosine >= MIN_COSINE,
         "{}: diff {diff:e}, cosine {cosine}",
         case.name
     );

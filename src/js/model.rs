@@ -66,12 +66,12 @@ impl JsModel {
     /// Every layer of this model with its bytes and tier (`gpu`, `host`, `cache`, `remote`).
     #[wasm_bindgen(js_name = memoryMap)]
     pub fn memory_map(&self) -> Result<JsValue, JsValue> {
-        let stats = match self.shared.runtime.try_lock() {
-            Some(runtime) => runtime.system_stats(),
-            None => self.shared.snapshot.borrow().stats.clone(),
+        let map = match self.shared.runtime.try_lock() {
+            Some(runtime) => runtime.manager().memory_map(),
+            None => self.shared.snapshot.borrow().stats.memory_map.clone(),
         };
         let id = crate::manager::ModelId::new(self.info.id);
-        let layers: Vec<_> = (stats.memory_map.layers.iter())
+        let layers: Vec<_> = (map.layers.iter())
             .filter(|layer| layer.model == id)
             .collect();
         to_js(&layers)

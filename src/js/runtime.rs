@@ -8,8 +8,8 @@ use js_sys::{Function, Reflect};
 use wasm_bindgen::prelude::*;
 
 use super::model::JsModel;
-use super::weights::{cache_mode, fetch_error, load_options};
-use super::{js_error, parse_options, to_js, to_js_error};
+use super::weights::{cache_option, fetch_error, load_options};
+use super::{parse_options, to_js, to_js_error};
 use crate::fetch::{CacheMode, CachedSource, FetchSource, ModelCache, Progress};
 use crate::{Runtime, SystemStats};
 
@@ -27,13 +27,19 @@ pub(crate) struct Snapshot {
     pub stats: SystemStats,
 }
 
+impl Snapshot {
+    fn of(runtime: &Runtime) -> Self {
+        Self {
+            vram_state: runtime.vram_state().to_owned(),
+            stats: runtime.system_stats(),
+        }
+    }
+}
+
 impl Shared {
     /// Refreshes the snapshot from `runtime`.
     pub fn remember(&self, runtime: &Runtime) {
-        *self.snapshot.borrow_mut() = Snapshot {
-            vram_state: runtime.vram_state().to_owned(),
-            stats: runtime.system_stats(),
-        };
+        *self.snapshot.borrow_mut() = Snapshot::of(runtime);
     }
 }
 
@@ -53,13 +59,9 @@ impl JsRuntime {
         let options = parse_options(options)?;
         let runtime = Runtime::create(options).await.map_err(to_js_error)?;
         let adapter = to_js(runtime.adapter())?;
-        let snapshot = Snapshot {
-            vram_state: runtime.vram_state().to_owned(),
-            stats: runtime.system_stats(),
-        };
         let shared = Shared {
+            snapshot: RefCell::new(Snapshot::of(&runtime)),
             runtime: Mutex::new(runtime),
-            snapshot: RefCell::new(snapshot),
         };
         Ok(JsRuntime {
             shared: Rc::new(shared),
@@ -100,26 +102,13 @@ impl JsRuntime {
     #[wasm_bindgen(js_name = loadModel)]
     pub async fn load_model(&self, url: String, options: JsValue) -> Result<JsModel, JsValue> {
         let (load, signal, on_progress) = load_options(&options)?;
-        let mode = match Reflect::get(&options, &"cache".into()) {
-            Ok(value) if !value.is_undefined() => cache_mode(&value).ok_or_else(|| {
-                js_error(
-                    "invalid option `cache`: expected true, false or \"revalidate\"",
-                    "INVALID_OPTION",
-                    &[],
-                )
-            })?,
-            _ => CacheMode::Prefer,
-        };
+        let mode = cache_option(&options, CacheMode::Prefer)?;
         let report = |p: &Progress<'_>| emit(on_progress.as_ref(), p);
         let network = FetchSource::new(signal);
         let mut runtime = self.shared.runtime.lock().await;
-        let cache = match mode {
-            CacheMode::Off => None,
-            mode => ModelCache::open().await.map(|cache| (cache, mode)),
-        };
-        let loaded = match cache {
+        let loaded = match ModelCache::open_for(mode).await {
             None => runtime.load_model(&network, &url, &load, report).await,
-            Some((cache, mode)) => {
+            Some(cache) => {
                 let source = CachedSource::new(network, cache, &url, mode).await;
                 let loaded = runtime.load_model(&source, &url, &load, report).await;
                 source.finish(loaded.is_ok()).await;

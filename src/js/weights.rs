@@ -37,30 +37,16 @@ struct ChecksumReport {
 #[wasm_bindgen(js_name = checksumModel)]
 pub async fn checksum_model(url: String, options: JsValue) -> Result<JsValue, JsValue> {
     let (load, signal, on_progress) = load_options(&options)?;
-    let cache_option = match options.is_object() {
-        true => Reflect::get(&options, &"cache".into()).unwrap_or(JsValue::UNDEFINED),
-        false => JsValue::UNDEFINED,
-    };
-    let mode = cache_mode(&cache_option).ok_or_else(|| {
-        js_error(
-            "invalid option `cache`: expected true, false or \"revalidate\"",
-            "INVALID_OPTION",
-            &[],
-        )
-    })?;
+    let mode = cache_option(&options, CacheMode::Off)?;
     let network = FetchSource::new(signal);
     let mut sink = ChecksumSink::default();
     let report = |p: &crate::fetch::Progress<'_>| emit(on_progress.as_ref(), p);
-    let cache = match mode {
-        CacheMode::Off => None,
-        mode => ModelCache::open().await.map(|cache| (cache, mode)),
-    };
-    let (loaded, cache) = match cache {
+    let (loaded, cache) = match ModelCache::open_for(mode).await {
         None => (
             load_model(&network, &url, &mut sink, &load, report).await,
             None,
         ),
-        Some((cache, mode)) => {
+        Some(cache) => {
             let source = CachedSource::new(network, cache, &url, mode).await;
             let loaded = load_model(&source, &url, &mut sink, &load, report).await;
             let cache = source.finish(loaded.is_ok()).await;
@@ -148,16 +134,23 @@ pub(crate) fn load_options(options: &JsValue) -> Result<Parsed, JsValue> {
     Ok((load, signal, on_progress))
 }
 
-/// `cache`: `true` (use and fill the cache), `false`/absent (network only) or `"revalidate"`.
-pub(crate) fn cache_mode(value: &JsValue) -> Option<CacheMode> {
-    if value.is_undefined() || value.as_bool() == Some(false) {
-        Some(CacheMode::Off)
-    } else if value.as_bool() == Some(true) {
-        Some(CacheMode::Prefer)
-    } else if value.as_string().as_deref() == Some("revalidate") {
-        Some(CacheMode::Revalidate)
-    } else {
-        None
+/// The `cache` option: `true` (use and fill the cache), `false` (network only) or
+/// `"revalidate"`; `default` when absent.
+pub(crate) fn cache_option(options: &JsValue, default: CacheMode) -> Result<CacheMode, JsValue> {
+    let value = match options.is_object() {
+        true => Reflect::get(options, &"cache".into()).unwrap_or(JsValue::UNDEFINED),
+        false => JsValue::UNDEFINED,
+    };
+    match (value.as_bool(), value.as_string().as_deref()) {
+        _ if value.is_undefined() => Ok(default),
+        (Some(false), _) => Ok(CacheMode::Off),
+        (Some(true), _) => Ok(CacheMode::Prefer),
+        (_, Some("revalidate")) => Ok(CacheMode::Revalidate),
+        _ => Err(js_error(
+            "invalid option `cache`: expected true, false or \"revalidate\"",
+            "INVALID_OPTION",
+            &[],
+        )),
     }
 }
 

@@ -13,6 +13,7 @@ use web_sys::{Blob, Cache, CacheStorage, Response, ResponseInit};
 
 use super::index::{CacheIndex, CachedFile, CachedModelInfo};
 use super::{CACHE_NAME, CacheMode, CacheReport, INDEX_KEY};
+use crate::fetch::content_range::parse_content_range;
 use crate::fetch::source::{ByteSource, ResponseMeta, SourceError};
 use crate::fetch::web::{FetchBody, FetchSource, message};
 
@@ -35,6 +36,15 @@ impl ModelCache {
         Some(Self {
             cache: cache.dyn_into().ok()?,
         })
+    }
+
+    /// The cache a load in `mode` reads through: `None` for [`CacheMode::Off`], or where Cache
+    /// Storage is unavailable (the load then uses the network only).
+    pub async fn open_for(mode: CacheMode) -> Option<Self> {
+        match mode {
+            CacheMode::Off => None,
+            CacheMode::Prefer | CacheMode::Revalidate => Self::open().await,
+        }
     }
 
     /// The stored index (empty when there is none or it is unreadable).
@@ -227,11 +237,7 @@ impl CachedSource {
         let current = match FetchSource::open(&self.network, url, Some(0..1)).await {
             Ok(body) => {
                 let meta = crate::fetch::Body::meta(&body);
-                let total = meta
-                    .content_range
-                    .as_deref()
-                    .and_then(|r| r.rsplit('/').next()?.parse::<u64>().ok())
-                    .or(meta.content_length.filter(|_| meta.status == 200));
+                let total = file_total(meta).or(meta.content_length.filter(|_| meta.status == 200));
                 total == Some(file.size) && (meta.etag.is_none() || meta.etag == file.etag)
             }
             // Offline: the stored copy is the best there is.
@@ -344,11 +350,7 @@ impl CachedSource {
     }
 
     fn learn_size(&self, url: &str, meta: &ResponseMeta) {
-        let total = meta
-            .content_range
-            .as_deref()
-            .and_then(|r| r.rsplit('/').next()?.parse::<u64>().ok());
-        if let Some(total) = total {
+        if let Some(total) = file_total(meta) {
             self.state.borrow_mut().sizes.insert(url.to_owned(), total);
         }
     }
@@ -378,6 +380,11 @@ impl ByteSource for CachedSource {
     fn serves_from_cache(&self, url: &str) -> bool {
         self.state.borrow().blobs.contains_key(url)
     }
+}
+
+/// The whole file's length from a `Content-Range` header (`bytes a-b/total`), parsed strictly.
+fn file_total(meta: &ResponseMeta) -> Option<u64> {
+    parse_content_range(meta.content_range.as_deref()?)?.total
 }
 
 /// Free bytes under the origin's storage quota, if the browser says.
