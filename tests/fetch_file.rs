@@ -239,3 +239,41 @@ fn shard_names_outside_the_folder_need_allow_external() {
     };
     assert_complete(&load(&FileSource::new(), &url, &options), &files);
 }
+
+#[test]
+fn a_small_file_is_read_whole_and_one_over_its_limit_is_refused_by_name() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fetch-file-limit");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config.json");
+    std::fs::write(&path, br#"{"hidden_size": 384}"#).unwrap();
+    let url = path.to_str().unwrap();
+    let options = LoadOptions::default();
+    let read = |limit| {
+        pollster::block_on(webvram::fetch::fetch_file(
+            &FileSource::new(),
+            &options,
+            url,
+            limit,
+        ))
+    };
+    assert_eq!(read(20).unwrap(), br#"{"hidden_size": 384}"#);
+    match read(19) {
+        Err(FetchError::TooLarge {
+            url: at,
+            len,
+            limit,
+        }) => {
+            assert_eq!((at.as_str(), len, limit), (url, 20, 19));
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    let missing = dir.join("absent.json");
+    let err = pollster::block_on(webvram::fetch::fetch_file(
+        &FileSource::new(),
+        &options,
+        missing.to_str().unwrap(),
+        1024,
+    ))
+    .unwrap_err();
+    assert!(matches!(err, FetchError::NotFound { .. }), "{err:?}");
+}

@@ -153,3 +153,11 @@ test('a failed load leaves nothing in the cache', async () => {
     assert.deepEqual(await page.evaluate(() => window.webvram.cachedModels()), []);
   });
 });
+
+test('an invalid cache option is a typed INVALID_OPTION error', async () => {
+  await scenario(async (page, urls) => {
+    const result = await load(page, urls.a, { cache: 'sometimes' });
+    assert.equal(result.error?.code, 'INVALID_OPTION');
+    assert.match(result.error.message, /cache/);
+  });
+});
