@@ -1,154 +1,280 @@
-// The demo: start the runtime, show what the adapter offers and which VRAM state was chosen, then
-// load the default model and compare sentences.
+// The demo: start a runtime with the chosen options, show the adapter and the VRAM state it picked,
+// load the default model, keep a live memory map, and compare the sentences the user types.
+// Apply replaces the runtime with one built from the settings form and runs everything again.
 import init, { Runtime } from '../pkg/webvram.js';
+import { $, formatBytes, formatSeconds } from './format.js';
+import { renderLegend, renderMemoryMap } from './memory-map.js';
+import { renderAdapter, renderPolicy, renderStats, showError } from './panels.js';
+import { optionsFrom, settingsFromUrl, settingsToUrl } from './settings.js';
+import { cosineMatrix, renderSimilarity, sentencesFrom } from './similarity.js';
 
-const $ = (id) => document.getElementById(id);
+const MODEL_URL = new URL('models/all-MiniLM-L6-v2', window.location.href).href;
+const RUNTIME_EVENTS = ['layermove', 'statechange', 'oom', 'devicelost'];
+const POLL_MS = 2000;
 
-function row(list, name, value) {
-  const dt = document.createElement('dt');
-  dt.textContent = name;
-  const dd = document.createElement('dd');
-  dd.textContent = value;
-  list.append(dt, dd);
+/** The one runtime and model the page holds, and how to stop listening to them. */
+const session = { rt: null, model: null, unhook: () => {}, loadAbort: null, mapKey: '', compares: 0 };
+
+const mapParts = { grid: $('map-grid'), summary: $('map-summary'), table: $('memory-map') };
+
+// ——— showing the runtime's state ———
+
+/** Redraws everything that comes from systemStats(); cheap enough to poll. */
+function refresh() {
+  const { rt } = session;
+  if (!rt) return;
+  const stats = rt.systemStats();
+  renderPolicy(stats);
+  renderStats(stats);
+  drawMap(stats.memory_map ?? fallbackMap());
 }
 
-function showAdapter(adapter) {
-  const list = $('adapter');
-  list.replaceChildren();
-  row(list, 'Vendor', adapter.vendor || '—');
-  row(list, 'Architecture', adapter.architecture || '—');
-  row(list, 'Description', adapter.description || '—');
-  row(list, 'Fallback adapter', String(adapter.isFallbackAdapter));
-  row(list, 'Backend', adapter.backend || 'none');
-  row(list, 'Max buffer', formatBytes(adapter.limits.maxBufferSize));
-  row(list, 'Max storage binding', formatBytes(adapter.limits.maxStorageBufferBindingSize));
-  row(list, 'Device memory', adapter.deviceMemoryGib == null ? 'unknown' : `${adapter.deviceMemoryGib} GiB`);
-  row(list, 'CPU threads', adapter.hardwareConcurrency ?? 'unknown');
-  $('features').textContent = adapter.features.length ? adapter.features.join(', ') : 'no optional features';
-  const body = $('limits').tBodies[0];
-  body.replaceChildren(...Object.entries(adapter.limits).map(([name, value]) => {
-    const tr = document.createElement('tr');
-    tr.innerHTML = '<td></td><td></td>';
-    tr.cells[0].textContent = name;
-    tr.cells[1].textContent = value;
-    return tr;
-  }));
+/** Redraws the memory map only when a layer moved, so polling does not churn the DOM. */
+function drawMap(map) {
+  const key = JSON.stringify(map.layers);
+  if (key === session.mapKey) return;
+  session.mapKey = key;
+  renderMemoryMap(mapParts, map);
 }
 
-function showDecision(decision) {
-  $('budget').textContent = formatBytes(decision.budgetBytes);
-  $('reserve').textContent = formatBytes(decision.reserveBytes);
-  $('device-class').textContent = decision.deviceClass;
-  $('reasons').tBodies[0].replaceChildren(...decision.reasons.map((reason) => {
-    const tr = document.createElement('tr');
-    for (const key of ['signal', 'value', 'effect']) {
-      const td = document.createElement('td');
-      td.textContent = reason[key];
-      tr.append(td);
+/** systemStats() before it carried `memory_map`: the one model's own map. */
+function fallbackMap() {
+  const { model } = session;
+  if (!model) return { models: [], layers: [] };
+  return { models: [{ model: model.info.id, name: model.info.url }], layers: model.memoryMap() };
+}
+
+/**
+ * Follows the runtime: its events when it has them (sent after each call that moved a layer or
+ * changed the state), otherwise a slow poll that still catches idle unloads. Returns the function
+ * that stops following.
+ */
+function follow(rt) {
+  if (typeof rt.addEventListener === 'function') {
+    const stop = new AbortController();
+    const onEvent = (event) => {
+      if (event.type === 'oom' || event.type === 'devicelost') noteEvent(event);
+      scheduleRefresh();
+    };
+    RUNTIME_EVENTS.forEach((type) => rt.addEventListener(type, onEvent, { signal: stop.signal }));
+    return () => stop.abort();
+  }
+  const timer = setInterval(() => {
+    if (document.hidden || document.body.dataset.busy) return;
+    try {
+      refresh();
+    } catch (err) {
+      clearInterval(timer); // one report, not one every POLL_MS
+      showError(err);
     }
-    return tr;
-  }));
+  }, POLL_MS);
+  return () => clearInterval(timer);
 }
 
-function formatBytes(bytes) {
-  if (bytes == null) return '—';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i += 1; }
-  return `${Number.isInteger(bytes) ? bytes : bytes.toFixed(1)} ${units[i]}`;
-}
-
-const MODEL = new URL('models/all-MiniLM-L6-v2', window.location.href).href;
-
-function showSimilarity(texts, vectors) {
-  const dot = (a, b) => a.reduce((sum, x, i) => sum + x * b[i], 0);
-  const body = $('similarity').tBodies[0];
-  body.replaceChildren(...texts.map((text, i) => {
-    const tr = document.createElement('tr');
-    const th = document.createElement('th');
-    th.textContent = text;
-    tr.append(th);
-    for (let j = 0; j < texts.length; j += 1) {
-      const td = document.createElement('td');
-      td.textContent = dot(vectors[i], vectors[j]).toFixed(3);
-      tr.append(td);
-    }
-    return tr;
-  }));
-}
-
-function showMemoryMap(model) {
-  $('memory-map').tBodies[0].replaceChildren(...model.memoryMap().map((layer) => {
-    const tr = document.createElement('tr');
-    tr.dataset.tier = layer.tier;
-    for (const value of [layer.name, formatBytes(layer.bytes), layer.tier]) {
-      const td = document.createElement('td');
-      td.textContent = value;
-      tr.append(td);
-    }
-    return tr;
-  }));
-}
-
-async function loadModel(rt) {
-  const bar = $('load-progress');
-  const status = $('load-status');
-  const model = await rt.loadModel(MODEL, {
-    onProgress: ({ phase, loaded, total }) => {
-      bar.max = total;
-      bar.value = loaded;
-      status.textContent = `${phase}: ${formatBytes(loaded)} of ${formatBytes(total)}`;
-    },
+/** One refresh per burst of events (a call that streams layers sends one event per layer). */
+let refreshQueued = false;
+function scheduleRefresh() {
+  if (refreshQueued) return;
+  refreshQueued = true;
+  requestAnimationFrame(() => {
+    refreshQueued = false;
+    refresh();
   });
-  status.textContent = `loaded: ${model.info.layers} layers, ${formatBytes(model.info.weightBytes)} of weights`;
-  const compare = async () => {
-    const texts = $('sentences').value.split('\n').map((t) => t.trim()).filter(Boolean);
-    $('embed-status').textContent = 'embedding…';
-    const t0 = performance.now();
-    const vectors = await model.embed(texts);
-    $('embed-status').textContent = `${texts.length} sentences in ${((performance.now() - t0) / 1000).toFixed(2)} s`;
-    showSimilarity(texts, vectors);
-    showMemoryMap(model);
-    $('stats').textContent = JSON.stringify(rt.systemStats(), null, 2);
-  };
-  $('compare').disabled = false;
-  $('compare').addEventListener('click', () => compare().catch(showError));
-  await compare();
-  document.body.dataset.model = 'ready';
 }
 
-function showError(err) {
-  const box = $('error');
-  box.hidden = false;
-  box.textContent = `${err.code ?? 'ERROR'}: ${err.message}`;
-  console.error(err);
+/** Says what the runtime recovered from, from the event's `detail`. */
+function noteEvent({ type, detail }) {
+  const text = type === 'oom'
+    ? `Out of GPU memory: the budget stepped down to ${formatBytes(detail?.learned?.budgetBytes)} and the call was retried.`
+    : `The GPU device was lost${detail?.replaced ? '; a new one took its place and the call was retried' : ''}.`;
+  $('apply-status').textContent = text;
+}
+
+// ——— runtime lifecycle ———
+
+async function startRuntime(options) {
+  const rt = await Runtime.create(options);
+  session.rt = rt;
+  session.mapKey = '';
+  session.unhook = follow(rt);
+  renderAdapter(rt.adapter);
+  refresh();
+}
+
+/** Releases the runtime and its model: `destroy()` where the runtime has it, else unload + free. */
+async function stopRuntime() {
+  const { rt, model } = session;
+  session.loadAbort?.abort();
+  session.unhook();
+  Object.assign(session, { rt: null, model: null, unhook: () => {}, loadAbort: null });
+  $('compare').disabled = true;
+  showStopped();
+  if (!rt) return;
+  if (typeof rt.destroy === 'function') {
+    await rt.destroy();
+    return;
+  }
+  await model?.unload();
+  await rt.free({ unloadModels: true, freeMemory: true });
+}
+
+/** Between two runtimes nothing on the page should describe the old one. */
+function showStopped() {
+  const badge = $('vram-state');
+  badge.textContent = 'stopped';
+  badge.dataset.state = '';
+  session.mapKey = '';
+  renderMemoryMap(mapParts, { models: [], layers: [] });
+  $('load-progress').value = 0;
+  $('load-status').textContent = 'not loaded';
+}
+
+// ——— model and similarity ———
+
+async function loadModel() {
+  const status = $('load-status');
+  const seen = { shards: new Set(), phases: new Set() };
+  session.loadAbort = new AbortController();
+  const started = performance.now();
+  status.setAttribute('aria-busy', 'true'); // announce the outcome, not every progress step
+  try {
+    session.model = await session.rt.loadModel(MODEL_URL, {
+      signal: session.loadAbort.signal,
+      onProgress: (event) => showProgress(event, seen),
+    });
+  } finally {
+    session.loadAbort = null;
+    status.setAttribute('aria-busy', 'false');
+  }
+  const { fileBytes, shards, layers } = session.model.info;
+  const source = seen.phases.has('download') ? 'from the network' : 'from the browser cache';
+  status.textContent = `${formatBytes(fileBytes)} in ${plural(shards.length, 'shard')} loaded ${source}`
+    + ` in ${formatSeconds(performance.now() - started)}; ${plural(layers, 'layer')}`;
+  refresh();
+}
+
+/** One progress event: the bar, and which bytes of which shard. */
+function showProgress({ phase, loaded, total, shard }, seen) {
+  seen.shards.add(shard);
+  seen.phases.add(phase);
+  const bar = $('load-progress');
+  bar.max = total;
+  bar.value = loaded;
+  $('load-status').textContent = `${phase}: ${formatBytes(loaded)} of ${formatBytes(total)}`
+    + ` · shard ${seen.shards.size} (${shard})`;
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+async function compare() {
+  const texts = sentencesFrom($('sentences').value);
+  if (!texts.length) {
+    $('embed-status').textContent = 'Type at least one sentence.';
+    return;
+  }
+  $('embed-status').textContent = `Embedding ${plural(texts.length, 'sentence')}…`;
+  const started = performance.now();
+  let result;
+  try {
+    result = await session.model.embedWithStats(texts);
+  } catch (err) {
+    $('embed-status').textContent = 'The comparison failed.';
+    throw err;
+  }
+  const { vectors, stats } = result;
+  renderSimilarity({ list: $('sentence-list'), table: $('similarity') }, texts, cosineMatrix(vectors));
+  $('embed-status').textContent = `${plural(texts.length, 'sentence')} in ${formatSeconds(performance.now() - started)}`
+    + ` · ${describeForward(stats.forward)}`;
+  session.compares += 1;
+  document.body.dataset.compares = String(session.compares);
+  refresh();
+}
+
+function describeForward({ layers, streamedLayers, uploadedBytes }) {
+  if (session.rt?.vramState === 'DISABLED') return `all ${layers} layers ran on the CPU`;
+  if (!streamedLayers) return `all ${layers} layers ran in place on the GPU`;
+  return `${streamedLayers} of ${layers} layers streamed (${formatBytes(uploadedBytes)} uploaded)`;
+}
+
+// ——— actions ———
+
+/** Runs one action at a time, with the buttons disabled and errors shown; resolves to success. */
+async function exclusive(action) {
+  document.body.dataset.busy = 'true';
+  $('apply').disabled = true;
+  $('compare').disabled = true;
+  showError(null);
+  try {
+    await action();
+    return true;
+  } catch (err) {
+    if (err?.code !== 'ABORTED') showError(err);
+    return false;
+  } finally {
+    delete document.body.dataset.busy;
+    $('apply').disabled = false;
+    $('compare').disabled = !session.model;
+    refresh();
+  }
+}
+
+/** Loads the model and compares; `data-model` is set ('ready' or 'error') only once done. */
+async function loadAndCompare() {
+  delete document.body.dataset.model;
+  const ok = await exclusive(async () => {
+    await loadModel();
+    await compare();
+  });
+  document.body.dataset.model = ok ? 'ready' : 'error';
+}
+
+async function apply(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const options = optionsFrom(form);
+  $('apply-status').textContent = `Starting a runtime (${describeOptions(options)})…`;
+  const ok = await exclusive(async () => {
+    await stopRuntime();
+    await startRuntime(options);
+    settingsToUrl(form);
+  });
+  $('apply-status').textContent = ok ? `Runtime started: ${describeOptions(options)}.` : 'The runtime did not start.';
+  if (ok && wantsModel()) await loadAndCompare();
+}
+
+/** `{vram: 'low', vramBudget: 25165824}` → "vram low, reserve auto, budget 24 MiB". */
+function describeOptions({ vram, reserveVram, vramBudget }) {
+  const bytes = (value) => (value == null ? 'auto' : formatBytes(value));
+  return `vram ${vram}, reserve ${bytes(reserveVram)}, budget ${bytes(vramBudget)}`;
+}
+
+const wantsModel = () => new URLSearchParams(window.location.search).get('model') !== 'none';
+
+function wireControls() {
+  $('settings').addEventListener('submit', apply);
+  $('compare').addEventListener('click', () => exclusive(compare));
+  $('sentences').addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter' || !(event.ctrlKey || event.metaKey)) return;
+    event.preventDefault();
+    if (!$('compare').disabled) $('compare').click();
+  });
 }
 
 async function main() {
+  // On a phone the reasons table is long; it starts folded there.
+  if (window.matchMedia('(max-width: 36rem)').matches) $('reasons-details').open = false;
+  renderLegend($('legend'));
+  wireControls();
+  settingsFromUrl($('settings'));
   await init();
-  const rt = await Runtime.create({});
-  const state = $('vram-state');
-  state.textContent = rt.vramState;
-  state.dataset.state = rt.vramState;
-  const adapter = rt.adapter;
-  $('reason').textContent = adapter.available
-    ? `WebGPU adapter found (${adapter.vendor || 'unknown vendor'}).`
-    : `No GPU: ${adapter.unavailableReason}. Running on the CPU.`;
-  showAdapter(adapter);
-  const stats = rt.systemStats();
-  showDecision(stats.policy);
-  $('stats').textContent = JSON.stringify(stats, null, 2);
+  await startRuntime(optionsFrom($('settings')));
+  $('apply').disabled = false;
   document.body.dataset.ready = 'true';
-  // The default model, unless the page says otherwise (?model=none).
-  if (new URLSearchParams(window.location.search).get('model') !== 'none') {
-    loadModel(rt).catch((err) => {
-      document.body.dataset.model = 'error';
-      showError(err);
-    });
-  }
+  if (wantsModel()) await loadAndCompare();
 }
 
 main().catch((err) => {
   document.body.dataset.ready = 'error';
+  $('apply').disabled = false;
   showError(err);
 });

@@ -1,0 +1,4 @@
+import { embed } from './embed.js';
+import { report } from './report.js';
+
+report(embed());
