@@ -7,12 +7,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 wasm=pkg/webvram_bg.wasm
-if [ -f "$wasm" ] && [ -z "$(find src Cargo.toml Cargo.lock -newer "$wasm" -print -quit)" ]; then
+if [ -f "$wasm" ] && [ -f pkg/index.js ] && [ -z "$(find src js Cargo.toml Cargo.lock scripts/build.sh -newer "$wasm" -print -quit)" ]; then
   echo "[build] pkg/ is up to date"
   exit 0
 fi
 echo "[build] wasm-pack build --release --target web"
 wasm-pack build --release --target web --out-dir pkg --out-name webvram --no-pack
+# npm applies wasm-pack's pkg/.gitignore ("*") inside pkg/ and would leave the snippets out of the
+# tarball; the repository's own .gitignore already ignores /pkg.
+rm -f pkg/.gitignore
+# The package entry: wasm-bindgen's module plus the error classes (a wasm-bindgen snippet, under a
+# hashed folder); `await using rt = …` destroys the runtime.
+errors=$(cd pkg && find snippets -path '*/js/errors.js' | head -n 1)
+[ -n "$errors" ] || { echo "[build] no js/errors.js snippet in pkg/" >&2; exit 1; }
+cp js/errors.d.ts pkg/errors.d.ts
+sed "s#@ERRORS@#./$errors#" js/index.js > pkg/index.js
+cp js/index.d.ts pkg/index.d.ts
 opt=node_modules/.bin/wasm-opt
 if [ -x "$opt" ]; then
   echo "[build] wasm-opt -Oz ($(stat -c %s "$wasm") bytes before; about a minute)"

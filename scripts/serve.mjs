@@ -1,5 +1,6 @@
 // A small static file server for the demo and the tests: 127.0.0.1 only, correct MIME types for
-// wasm, no caching so a rebuilt package is always what the page loads.
+// wasm, single `Range` requests (the loader reads a safetensors header first), no caching so a
+// rebuilt package is always what the page loads.
 import { createServer } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -18,6 +19,16 @@ const TYPES = {
   '.safetensors': 'application/octet-stream',
 };
 
+/** `[start, end]` (inclusive) for a single `bytes=` range, 'unsatisfiable', or null for the whole file. */
+function byteRange(header, size) {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header ?? '');
+  if (!match || (match[1] === '' && match[2] === '')) return null;
+  const [start, end] = match[1] === ''
+    ? [Math.max(0, size - Number(match[2])), size - 1]
+    : [Number(match[1]), Math.min(size - 1, match[2] === '' ? size - 1 : Number(match[2]))];
+  return start > end || start >= size ? 'unsatisfiable' : [start, end];
+}
+
 /** Serve `root` on 127.0.0.1:`port` (0 = any free port); resolves to `{ server, url }`. */
 export async function startServer({ root, port = 0 } = {}) {
   const base = resolve(root);
@@ -34,12 +45,22 @@ export async function startServer({ root, port = 0 } = {}) {
         file = join(file, 'index.html');
         info = await stat(file);
       }
-      res.writeHead(200, {
+      const headers = {
         'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
-        'content-length': info.size,
         'cache-control': 'no-store',
-      });
-      createReadStream(file).pipe(res);
+        'accept-ranges': 'bytes',
+      };
+      const range = byteRange(req.headers.range, info.size);
+      if (range === 'unsatisfiable') {
+        res.writeHead(416, { ...headers, 'content-range': `bytes */${info.size}` }).end();
+      } else if (range) {
+        const [start, end] = range;
+        res.writeHead(206, { ...headers, 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${info.size}` });
+        createReadStream(file, { start, end }).pipe(res);
+      } else {
+        res.writeHead(200, { ...headers, 'content-length': info.size });
+        createReadStream(file).pipe(res);
+      }
     } catch {
       res.writeHead(404).end(`not found: ${path}`);
     }

@@ -50,6 +50,9 @@ pub enum Error {
         "model {0} is not loaded in this runtime (it was unloaded, or belongs to another runtime)"
     )]
     UnknownModel(u32),
+    /// The runtime was destroyed (`destroy()`); create a new one.
+    #[error("the runtime was destroyed; create a new one")]
+    Destroyed,
     /// The caller passed options the runtime cannot use.
     #[error("invalid option `{option}`: {message}")]
     InvalidOption {
@@ -72,7 +75,7 @@ impl Error {
             Error::Model(e) => e.code(),
             Error::Exec(e) => e.code(),
             Error::Manager(crate::manager::ManagerError::DoesNotFit { .. }) => "OOM",
-            Error::Manager(_) | Error::UnknownModel(_) => "INVALID_STATE",
+            Error::Manager(_) | Error::UnknownModel(_) | Error::Destroyed => "INVALID_STATE",
         }
     }
 }

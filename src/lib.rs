@@ -5,6 +5,7 @@
 //! bottom: [`runtime`] owns the [`device`] and reports [`stats`] in ComfyUI's shape.
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod device;
 pub mod error;
 pub mod exec;

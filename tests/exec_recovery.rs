@@ -98,26 +98,30 @@ fn simulated_oom_steps_down_and_the_retry_gives_the_resident_output() {
     assert!(exec.books(&manager).agrees);
 }
 
+/// A device that holds one layer and a half cannot stream with prefetch: after the first
+/// out-of-memory event the budget is capped by what it held (one layer) less the prefetched
+/// layer, so the retry is refused by the manager, saying what it would need, instead of failing
+/// on the device again.
 #[test]
-fn simulated_oom_twice_returns_the_second_error_after_one_step_down() {
+fn a_device_that_cannot_stream_two_layers_is_refused_after_one_step_down() {
     let url = write(&MODEL, "oom-twice");
     let decision = Decision::fixed(VramState::NormalVram, MODEL.bytes() + RESERVE, RESERVE);
     let (mut manager, mut exec, id) = setup(decision, load_all(&url));
     exec.set_simulated_capacity(Some(layers(3) / 2));
     let err = run(&mut manager, &mut exec, id).unwrap_err();
     assert!(
-        matches!(
-            err,
-            ExecError::OutOfMemory {
-                simulated: true,
-                ..
-            }
-        ),
+        matches!(err, ExecError::Manager(ManagerError::DoesNotFit { .. })),
         "{err}"
     );
-    assert!(err.to_string().contains("simulated"), "{err}");
+    assert_eq!(err.code(), "OOM");
     assert_eq!(manager.decision().oom_count, 1, "one step-down, one retry");
-    assert_eq!(manager.gpu_bytes(), layers(1));
+    assert_eq!(manager.decision().budget_bytes, 0);
+    let reason = manager.decision().reasons.last().unwrap();
+    assert!(
+        reason.value.contains("held when the device refused more"),
+        "{reason:?}"
+    );
+    assert_eq!(manager.gpu_bytes(), 0);
     assert!(exec.books(&manager).agrees);
 }
 

@@ -228,3 +228,37 @@ fn books_agree_after_every_plan_and_unloading_leaks_nothing() {
     assert!(end.bytes_in_use <= baseline + 4096, "{end:?} vs {baseline}");
     println!("pool at the end: {end:?} (baseline in use {baseline})");
 }
+
+/// The loop `bench/residency.mjs` runs in the browser, here on lavapipe: it loads, uploads and
+/// times, and what it reports is what the executor did.
+#[test]
+fn the_residency_benchmark_reports_uploads_equal_to_the_non_resident_bytes() {
+    use webvram::bench;
+    use webvram::fetch::FileSource;
+
+    let url = write(&MODEL, "bench");
+    let (layers, file_bytes, _) =
+        block_on(bench::load_layers(&FileSource::new(), &url, &MODEL)).unwrap();
+    assert!(file_bytes > MODEL.bytes(), "headers come on top");
+    let mut exec = Executor::new(exec_support::gpu());
+    let (layers, _) = block_on(bench::upload_all(&mut exec, &MODEL, layers)).unwrap();
+    assert_eq!(layers.len(), MODEL.layers, "the wasm copies come back");
+    assert_eq!(exec.gpu_bytes(), 0);
+
+    let fractions = [1.0, 0.5, 0.25, 0.0];
+    let runs = block_on(bench::residency(
+        &mut exec, &MODEL, layers, &fractions, BATCH, 2,
+    ))
+    .unwrap();
+    let states: Vec<&str> = runs.iter().map(|r| r.state.as_str()).collect();
+    assert_eq!(states, ["HIGH_VRAM", "LOW_VRAM", "LOW_VRAM", "NO_VRAM"]);
+    assert_eq!(runs[0].non_resident_bytes, 0);
+    assert_eq!(runs[3].resident_bytes, 0);
+    for run in &runs {
+        assert_eq!(run.uploaded_bytes, run.non_resident_bytes, "{run:?}");
+        assert_eq!(run.forward_ms.len(), 2);
+        assert!(run.max_relative_diff <= 1e-6, "{run:?}");
+    }
+    assert!(runs[1].resident_bytes > runs[2].resident_bytes);
+    assert_eq!(exec.gpu_bytes(), 0, "every budget unloads after itself");
+}

@@ -594,3 +594,28 @@ fn fingerprint_is_stable_and_ignores_options() {
     assert_eq!(a, fingerprint(&profile));
     assert_ne!(a, fingerprint(&nvidia(GIB)));
 }
+
+#[test]
+fn a_small_given_budget_keeps_three_quarters_for_webvram() {
+    let options = |budget: u64, reserve: Option<u64>| Options {
+        vram: VramMode::Low,
+        vram_budget: Some(budget),
+        reserve_vram: reserve,
+        ..Options::default()
+    };
+    // The discrete default reserve (400 MiB here) would swallow a 24 MiB budget whole.
+    let small = select(&nvidia(8 * GIB), &options(24 * MIB, None), None);
+    assert_eq!(small.reserve_bytes, 6 * MIB);
+    assert!(
+        small.reasons.iter().any(|r| r.effect.contains("quarter")),
+        "{:#?}",
+        small.reasons
+    );
+    // A large budget keeps the default; an explicit reserve is the caller's word.
+    let default = select(&nvidia(8 * GIB), &Options::default(), None).reserve_bytes;
+    assert!(default > 6 * MIB);
+    let large = select(&nvidia(8 * GIB), &options(4 * GIB, None), None);
+    assert_eq!(large.reserve_bytes, default);
+    let explicit = select(&nvidia(8 * GIB), &options(24 * MIB, Some(20 * MIB)), None);
+    assert_eq!(explicit.reserve_bytes, 20 * MIB);
+}

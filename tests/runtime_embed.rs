@@ -36,7 +36,7 @@ fn runtime(vram: VramMode, budget: Option<u64>) -> Runtime {
     };
     let options = RuntimeOptions {
         policy,
-        power_preference: None,
+        ..RuntimeOptions::default()
     };
     block_on(Runtime::create(options)).expect("runtime")
 }
@@ -132,4 +132,100 @@ fn unload_and_reload_give_the_same_embeddings() {
     assert!(rt.manager().memory_map().layers.is_empty());
     assert_eq!(rt.executor().gpu_bytes() + rt.executor().host_bytes(), 0);
     check(&mut rt);
+}
+
+/// A device that holds only 30 MiB under a 200 MiB budget (simulated: lavapipe never runs out):
+/// the first call runs out of memory, steps down to what the device held, and still matches;
+/// listeners hear the out-of-memory event, the state change and the layer moves; the learned
+/// budget applies to the next runtime on this adapter; `destroy` ends the runtime.
+#[test]
+fn out_of_memory_steps_down_reports_events_and_teaches_the_next_runtime() {
+    use webvram::runtime::RuntimeEvent;
+
+    let policy = Options {
+        vram: VramMode::Normal,
+        vram_budget: Some(200 * MIB),
+        reserve_vram: Some(0),
+        ..Options::default()
+    };
+    let options = RuntimeOptions {
+        policy: policy.clone(),
+        simulated_gpu_capacity: Some(30 * MIB),
+        ..RuntimeOptions::default()
+    };
+    let mut rt = block_on(Runtime::create(options)).expect("runtime");
+    assert!(rt.take_events().is_empty(), "nothing happened yet");
+    let info = block_on(rt.load_model(
+        &FileSource::new(),
+        &folder(),
+        &LoadOptions::default(),
+        |_| {},
+    ))
+    .expect("load");
+    assert!(
+        rt.take_events().is_empty(),
+        "a new model's layers are not moves"
+    );
+    let case = &reference::cases()[0];
+    let report = block_on(rt.embed(info.id, std::slice::from_ref(&case.text))).expect("embed");
+    assert!(report.stepped_down);
+    assert_close(case, &report.vectors[0]);
+    let events = rt.take_events();
+    let kinds: Vec<&str> = events.iter().map(RuntimeEvent::kind).collect();
+    assert_eq!(kinds[0], "statechange", "{kinds:?}");
+    assert!(
+        matches!(&events[0], RuntimeEvent::StateChange { from, to, .. }
+        if from == "NORMAL_VRAM" && to == "LOW_VRAM"),
+        "{events:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "oom").count(),
+        1,
+        "{kinds:?}"
+    );
+    let to_gpu = (events.iter())
+        .filter(|e| matches!(e, RuntimeEvent::LayerMove { to: Tier::Gpu, .. }))
+        .count();
+    assert_eq!(
+        to_gpu,
+        rt.manager()
+            .memory_map()
+            .layers
+            .iter()
+            .filter(|l| l.tier == Tier::Gpu)
+            .count()
+    );
+    assert!(rt.take_events().is_empty(), "events are taken once");
+
+    let learned = rt.take_learned().expect("a learned budget");
+    assert!(learned.budget_bytes < 30 * MIB, "{learned:?}");
+    assert_eq!(learned.budget_bytes, rt.decision().budget_bytes);
+    // An explicit vramBudget is the caller's word; the automatic estimate is lowered.
+    let next = |policy: Options| {
+        let options = RuntimeOptions {
+            policy,
+            learned: vec![learned.clone()],
+            ..RuntimeOptions::default()
+        };
+        block_on(Runtime::create(options)).expect("runtime")
+    };
+    assert_eq!(next(policy).decision().budget_bytes, 200 * MIB);
+    let auto = next(Options::default());
+    assert!(auto.decision().budget_bytes <= learned.budget_bytes);
+    assert_eq!(
+        auto.decision().oom_count,
+        1,
+        "the entry matched this adapter"
+    );
+
+    rt.destroy();
+    let id = rt
+        .manager()
+        .memory_map()
+        .layers
+        .first()
+        .map_or(0, |l| l.model.get());
+    let err = block_on(rt.embed(id, &["after destroy".into()])).unwrap_err();
+    assert_eq!(err.code(), "INVALID_STATE", "{err}");
+    assert_eq!(rt.manager().memory_map().layers.len(), 0);
 }

@@ -213,7 +213,21 @@ fn cli_arguments_parse() {
         (out.as_str(), s.layers, s.dtype, s.max_shard_bytes, s.seed),
         ("/tmp/x", 32, Dtype::BF16, 200 << 20, 3)
     );
+    // --width gives the synthetic MLP's square layers, matching its own checkpoint spec.
+    let args = "--out d --layers 5 --width 64 --seed 9";
+    let (_, s) = SynthSpec::from_args(args.split(' ').map(String::from)).expect("valid");
+    let mlp = webvram::exec::SynthMlp {
+        layers: 5,
+        width: 64,
+        seed: 9,
+    };
+    let expected = mlp.checkpoint(Dtype::F32, 64 << 20);
+    assert_eq!(
+        (s.layers, &s.layer_tensors, s.seed),
+        (5, &expected.layer_tensors, 9)
+    );
     for bad in [
+        "--out d --width 0",
         "--layers 3",
         "--out",
         "--out d --layers x",

@@ -123,6 +123,17 @@ impl Executor {
         }
     }
 
+    /// Forgets a model like [`remove_model`](Self::remove_model) and hands back the wasm copies
+    /// it held (every layer, when no [`LayerSource`] is set): to run the same weights under
+    /// another manager without a second copy.
+    pub fn take_model(&mut self, id: ModelId) -> BTreeMap<String, HostLayer> {
+        let slots = self.models.remove(&id).unwrap_or_default();
+        self.device().memory_cleanup();
+        (slots.into_iter())
+            .filter_map(|slot| Some((slot.name, slot.host?)))
+            .collect()
+    }
+
     /// Bytes of weights the executor holds on the device.
     pub fn gpu_bytes(&self) -> u64 {
         self.models.values().flatten().map(Slot::gpu_bytes).sum()

@@ -1,9 +1,12 @@
 //! A synthetic model for testing residency apart from any real architecture: a stack of square
 //! linear layers with bias and tanh, whose weights come from the checkpoint generator.
 
+use std::collections::BTreeMap;
+
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::exec::error::ExecError;
+use crate::exec::host::{HostLayer, HostTensor};
 use crate::exec::layer::LayerWeights;
 use crate::exec::model::LayeredModel;
 use crate::manager::{Dtype, InferenceEstimate, LayerSpec, ModelSpec};
@@ -77,6 +80,28 @@ impl SynthMlp {
             inference,
             cached: true,
         }
+    }
+
+    /// The layers as loading [`checkpoint`](Self::checkpoint) would give them, generated in
+    /// memory: for tests where no file system or server is at hand (the browser's).
+    pub fn host_layers(&self) -> BTreeMap<String, HostLayer> {
+        let w = self.width;
+        let tensor = |name: &str, shape: Vec<usize>| {
+            let n = shape.iter().product::<usize>() as u64;
+            let data = (0..n).map(|i| synth_value(self.seed, name, i)).collect();
+            HostTensor { shape, data }
+        };
+        (self.names().into_iter())
+            .map(|name| {
+                let mut layer = HostLayer::new(name.clone());
+                let weight = tensor(&format!("{name}.weight"), vec![w, w]);
+                layer.tensors.insert("weight".into(), weight);
+                layer
+                    .tensors
+                    .insert("bias".into(), tensor(&format!("{name}.bias"), vec![w]));
+                (name, layer)
+            })
+            .collect()
     }
 
     /// Where a checkpoint tensor goes, for a [`HostSink`](crate::exec::HostSink):

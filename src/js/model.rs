@@ -41,20 +41,24 @@ impl JsModel {
 #[wasm_bindgen(js_class = Model)]
 impl JsModel {
     /// `{id, url, fileBytes, weightBytes, layers, dimension, shards}`.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(getter, unchecked_return_type = "ModelInfo")]
     pub fn info(&self) -> Result<JsValue, JsValue> {
         to_js(&self.info)
     }
 
     /// Sentence embeddings: one `Float32Array` per text, as sentence-transformers computes them
     /// (its truncation, pooling and normalisation).
+    #[wasm_bindgen(unchecked_return_type = "Float32Array[]")]
     pub async fn embed(&self, texts: Vec<String>) -> Result<Array, JsValue> {
         Ok(self.embed_with_stats(texts).await?.0)
     }
 
     /// Like `embed`, resolving to `{vectors, stats}` where `stats` says what the call did
     /// (`forward.streamedLayers`, `forward.uploadedBytes`, `steppedDown`, `deviceReplaced`).
-    #[wasm_bindgen(js_name = embedWithStats)]
+    #[wasm_bindgen(
+        js_name = embedWithStats,
+        unchecked_return_type = "{ vectors: Float32Array[], stats: EmbedStats }"
+    )]
     pub async fn embed_with_stats_js(&self, texts: Vec<String>) -> Result<JsValue, JsValue> {
         let (vectors, stats) = self.embed_with_stats(texts).await?;
         let out = js_sys::Object::new();
@@ -64,7 +68,7 @@ impl JsModel {
     }
 
     /// Every layer of this model with its bytes and tier (`gpu`, `host`, `cache`, `remote`).
-    #[wasm_bindgen(js_name = memoryMap)]
+    #[wasm_bindgen(js_name = memoryMap, unchecked_return_type = "LayerEntry[]")]
     pub fn memory_map(&self) -> Result<JsValue, JsValue> {
         let map = match self.shared.runtime.try_lock() {
             Some(runtime) => runtime.manager().memory_map(),
@@ -85,10 +89,19 @@ impl JsModel {
         }
         let mut runtime = self.shared.runtime.lock().await;
         let result = runtime.unload_model(self.info.id).await;
-        self.shared.remember(&runtime);
+        self.shared.settle(runtime);
         self.unloaded = true;
         result.map_err(to_js_error)
     }
+}
+
+/// `embedWithStats().stats`: the report without the vectors (they travel as `Float32Array`s).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Stats<'a> {
+    forward: &'a crate::exec::ForwardStats,
+    stepped_down: bool,
+    device_replaced: bool,
 }
 
 impl JsModel {
@@ -96,13 +109,18 @@ impl JsModel {
         self.check_loaded()?;
         let mut runtime = self.shared.runtime.lock().await;
         let result = runtime.embed(self.info.id, &texts).await;
-        self.shared.remember(&runtime);
+        self.shared.settle(runtime);
         let report = result.map_err(to_js_error)?;
         let vectors = report
             .vectors
             .iter()
             .map(|v| JsValue::from(Float32Array::from(v.as_slice())))
             .collect();
-        Ok((vectors, to_js(&report)?))
+        let stats = to_js(&Stats {
+            forward: &report.forward,
+            stepped_down: report.stepped_down,
+            device_replaced: report.device_replaced,
+        })?;
+        Ok((vectors, stats))
     }
 }

@@ -35,7 +35,11 @@ struct ChecksumReport {
 /// `retryBackoffMs`, `sha256` (`{shardName: hex}`), `allowExternal`, `cache` (`true`, `false` — the
 /// default here — or `"revalidate"`).
 #[wasm_bindgen(js_name = checksumModel)]
-pub async fn checksum_model(url: String, options: JsValue) -> Result<JsValue, JsValue> {
+pub async fn checksum_model(
+    url: String,
+    #[wasm_bindgen(unchecked_optional_param_type = "LoadModelOptions")] options: Option<JsValue>,
+) -> Result<JsValue, JsValue> {
+    let options = options.unwrap_or_default();
     let (load, signal, on_progress) = load_options(&options)?;
     let mode = cache_option(&options, CacheMode::Off)?;
     let network = FetchSource::new(signal);

@@ -49,7 +49,7 @@ pub struct ModelSummary {
 }
 
 /// Every layer and every model, with totals. Serialized in camelCase.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MemoryMap {
     /// One line per model, by id.

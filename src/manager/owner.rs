@@ -4,6 +4,7 @@ use super::books::Books;
 use super::confirm::{self, ConfirmReport, MoveOutcome};
 use super::error::ManagerError;
 use super::free;
+use super::host;
 use super::idle;
 use super::inference::Workload;
 use super::load;
@@ -12,7 +13,7 @@ use super::planner::{Planner, Settings};
 use super::request::LoadRequest;
 use super::spec::{Model, ModelId, ModelSpec};
 use super::tier::Tier;
-use crate::policy::{Decision, Options, step_down_after_oom};
+use crate::policy::{Decision, Options, cap_to_held, step_down_after_oom};
 
 /// The one owner of the books. Planning methods take `&self`; only confirmations, registration
 /// and the out-of-memory step-down change state.
@@ -111,6 +112,27 @@ impl Manager {
         Ok(planner.finish())
     }
 
+    /// Plans recording that a model's weights arrived in wasm memory (the loader streamed them
+    /// there): every layer moves to the host tier while the host budget allows, the rest to the
+    /// cache. Confirm it once the executor holds the layers.
+    ///
+    /// # Errors
+    /// [`ManagerError::UnknownModel`].
+    pub fn loaded_into_host(&self, id: ModelId, now_ms: u64) -> Result<Plan, ManagerError> {
+        let layers = self
+            .books
+            .models
+            .get(&id)
+            .ok_or(ManagerError::UnknownModel { model: id })?
+            .layers
+            .len();
+        let mut planner = self.planner(PlanKind::Load, now_ms);
+        for layer in 0..layers {
+            host::stage_on_host(&mut planner, id, layer, &[id]);
+        }
+        Ok(planner.finish())
+    }
+
     /// Plans ComfyUI's `free_memory(required, keep_loaded)`.
     ///
     /// # Errors
@@ -174,8 +196,18 @@ impl Manager {
     /// Reacts to an out-of-memory event: steps the decision down
     /// ([`step_down_after_oom`]) and plans unloading everything, as ComfyUI does before it
     /// retries. Confirm the plan, store the learned budget, then retry the load.
+    ///
+    /// The budget is also capped by what the device held when it refused more, less the largest
+    /// layer ([`cap_to_held`]): plans count one streamed layer inside the budget, the executor
+    /// prefetches a second. Without the cap a budget larger than the models would plan the same
+    /// placement and fail the same way.
     pub fn on_oom(&mut self, now_ms: u64) -> OomStep {
-        let (decision, learned) = step_down_after_oom(&self.decision, now_ms);
+        let (mut decision, mut learned) = step_down_after_oom(&self.decision, now_ms);
+        let largest = (self.books.models.values())
+            .flat_map(|entry| entry.model.layers.iter().map(|layer| layer.bytes))
+            .max()
+            .unwrap_or(0);
+        cap_to_held(&mut decision, &mut learned, self.gpu_bytes(), largest);
         self.decision = decision;
         self.settings = Settings::resolve(&self.options, &self.decision);
         let mut planner = self.planner(PlanKind::OutOfMemory, now_ms);

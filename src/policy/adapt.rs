@@ -99,6 +99,40 @@ pub fn step_down_after_oom(decision: &Decision, now_ms: u64) -> (Decision, Learn
     (next, learned)
 }
 
+/// Lowers the budget after an out-of-memory event to what the device proved it could hold:
+/// `held_bytes` were on it when it refused more, and a retry streams layers beyond what its plan
+/// counts (`streaming_bytes`: the executor's prefetched layer), so the new budget is at most
+/// `held_bytes − streaming_bytes`. This may go below [`OOM_BUDGET_FLOOR`]: the
+/// floor keeps repeated guesses from collapsing, evidence is not a guess. Nothing held, no
+/// evidence: the budget stays as [`step_down_after_oom`] left it.
+pub fn cap_to_held(
+    decision: &mut Decision,
+    learned: &mut LearnedBudget,
+    held_bytes: u64,
+    streaming_bytes: u64,
+) {
+    let proven = held_bytes.saturating_sub(streaming_bytes);
+    if held_bytes == 0 || proven >= decision.budget_bytes {
+        return;
+    }
+    decision.reasons.push(Reason::new(
+        "out-of-memory",
+        format!(
+            "{} held when the device refused more",
+            format_bytes(held_bytes)
+        ),
+        format!(
+            "budget {} → {} (room left to stream {})",
+            format_bytes(decision.budget_bytes),
+            format_bytes(proven),
+            format_bytes(streaming_bytes)
+        ),
+    ));
+    decision.budget_bytes = proven;
+    decision.min_inference_bytes = min_inference(proven);
+    learned.budget_bytes = proven;
+}
+
 /// Lowers a fresh budget to a learned one for the same adapter. Returns the budget to use.
 pub(crate) fn learned_budget(
     budget: u64,
@@ -167,6 +201,39 @@ mod tests {
         );
         let tiny = Decision::fixed(VramState::NoVram, 10 * MIB, 0);
         assert_eq!(step_down_after_oom(&tiny, 0).0.budget_bytes, 10 * MIB);
+    }
+
+    #[test]
+    fn the_held_bytes_cap_the_budget_below_the_floor_but_never_raise_it() {
+        let decision = Decision::fixed(VramState::NormalVram, 200 * MIB, 0);
+        let (mut next, mut learned) = step_down_after_oom(&decision, 0);
+        assert_eq!(next.budget_bytes, 150 * MIB);
+        cap_to_held(&mut next, &mut learned, 28 * MIB, 14 * MIB);
+        assert_eq!(
+            (next.budget_bytes, learned.budget_bytes),
+            (14 * MIB, 14 * MIB)
+        );
+        assert_eq!(next.min_inference_bytes, min_inference(14 * MIB));
+        assert!(
+            next.reasons.last().unwrap().effect.contains("→ 14"),
+            "{:?}",
+            next.reasons
+        );
+
+        let (mut roomy, mut learned) = step_down_after_oom(&decision, 0);
+        cap_to_held(&mut roomy, &mut learned, 190 * MIB, 14 * MIB);
+        assert_eq!(
+            roomy.budget_bytes,
+            150 * MIB,
+            "a cap above the budget changes nothing"
+        );
+        cap_to_held(&mut roomy, &mut learned, 0, 14 * MIB);
+        assert_eq!(roomy.budget_bytes, 150 * MIB, "nothing held is no evidence");
+        cap_to_held(&mut roomy, &mut learned, 10 * MIB, 14 * MIB);
+        assert_eq!(
+            roomy.budget_bytes, 0,
+            "less than two streamed layers: nothing resident"
+        );
     }
 
     #[test]

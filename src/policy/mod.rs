@@ -16,7 +16,7 @@ pub mod select;
 pub mod state;
 pub mod units;
 
-pub use adapt::{LearnedBudget, step_down_after_oom};
+pub use adapt::{LearnedBudget, cap_to_held, step_down_after_oom};
 pub use class::DeviceClass;
 pub use decision::Decision;
 pub use error::PolicyError;

@@ -98,7 +98,9 @@ fn choose_budget(
     }
 }
 
-/// `reserveVram`, else the class default.
+/// `reserveVram`, else the class default — at most a quarter of an explicit `vramBudget`: a
+/// budget the caller states is memory given to webvram, and a 256 MiB default must not swallow a
+/// small one whole.
 fn choose_reserve(
     options: &Options,
     profile: &AdapterProfile,
@@ -117,7 +119,14 @@ fn choose_reserve(
         None => {
             let (reserve, reason) = budget::default_reserve(profile, classified);
             reasons.push(reason);
-            reserve
+            match options.vram_budget {
+                Some(given) if reserve > given / 4 => {
+                    let effect = "default reserve lowered to a quarter of the given budget";
+                    reasons.push(Reason::new("vramBudget", bytes_value(given), effect));
+                    given / 4
+                }
+                _ => reserve,
+            }
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The runtime: owns the device, the policy decision, the manager and the executor. The only
 //! place device, policy, bookkeeping, loading and models meet.
 
+mod events;
+mod lifecycle;
 mod models;
 
 use std::collections::BTreeMap;
@@ -10,10 +12,11 @@ use burn::tensor::Device;
 use crate::Error;
 use crate::device::{self, AdapterProfile, GpuContext};
 use crate::exec::{Compute, Executor};
-use crate::manager::{Manager, ModelId};
-use crate::policy::{self, Decision, VramMode};
+use crate::manager::{Manager, MemoryMap, ModelId};
+use crate::policy::{self, Decision, LearnedBudget, VramMode};
 use crate::stats::{DeviceStats, SystemInfo, SystemStats, os_from_user_agent};
 
+pub use events::{RuntimeEvent, layer_moves};
 pub use models::{EmbedReport, ModelInfo, SentenceModel};
 
 /// Options for [`Runtime::create`]: the policy's knobs plus how to pick the adapter.
@@ -24,6 +27,13 @@ pub struct RuntimeOptions {
     /// `"low-power"` asks for the integrated GPU on dual-GPU machines; the default is
     /// `"high-performance"`.
     pub power_preference: Option<String>,
+    /// Budgets learned from earlier out-of-memory events (stored by the page, e.g. in
+    /// `localStorage`); the one whose fingerprint matches the adapter applies.
+    pub learned: Vec<LearnedBudget>,
+    /// Makes uploads fail as out of memory beyond this many bytes on the device: for testing
+    /// out-of-memory handling on a machine that does not run out (see
+    /// [`Executor::set_simulated_capacity`]).
+    pub simulated_gpu_capacity: Option<u64>,
 }
 
 impl RuntimeOptions {
@@ -49,6 +59,14 @@ pub struct Runtime {
     power: wgpu::PowerPreference,
     /// Time origin for the manager's clock (load order, idle unload).
     started: web_time::Instant,
+    /// Events not yet taken by [`take_events`](Self::take_events).
+    pending: Vec<RuntimeEvent>,
+    /// The state and map the last [`take_events`](Self::take_events) saw.
+    seen: (policy::VramState, MemoryMap),
+    /// The budget learned from the latest out-of-memory event, until taken.
+    learned: Option<LearnedBudget>,
+    /// Set by [`destroy`](Self::destroy): every later call fails.
+    destroyed: bool,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -77,19 +95,28 @@ impl Runtime {
         } else {
             device::open(power).await?
         };
-        let decision = policy::select(&profile, &options.policy, None);
+        let fingerprint = policy::fingerprint(&profile);
+        let learned = (options.learned.iter()).find(|learned| learned.applies_to(&fingerprint));
+        let decision = policy::select(&profile, &options.policy, learned);
         let manager = Manager::new(decision.clone(), &options.policy);
         let compute = match gpu {
             Some(gpu) if decision.state != policy::VramState::Disabled => Compute::Gpu(gpu),
             _ => Compute::Cpu(Device::flex()),
         };
+        let mut exec = Executor::new(compute);
+        exec.set_simulated_capacity(options.simulated_gpu_capacity);
+        let seen = (manager.decision().state, manager.memory_map());
         Ok(Self {
             profile,
             manager,
-            exec: Executor::new(compute),
+            exec,
             models: BTreeMap::new(),
             power,
             started: web_time::Instant::now(),
+            pending: Vec::new(),
+            seen,
+            learned: None,
+            destroyed: false,
         })
     }
 

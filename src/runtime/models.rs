@@ -84,6 +84,7 @@ impl Runtime {
         options: &LoadOptions,
         progress: impl FnMut(&Progress<'_>),
     ) -> Result<ModelInfo, Error> {
+        self.check_alive()?;
         let base = folder.trim_end_matches('/');
         let file = |name: &str| format!("{base}/{name}");
         let small =
@@ -132,6 +133,9 @@ impl Runtime {
             let _ = self.manager.unregister(id);
             return Err(err.into());
         }
+        // The executor holds every layer in wasm memory now: the books say so too.
+        let arrived = self.manager.loaded_into_host(id, self.now_ms())?;
+        self.manager.confirm_all(&arrived);
         let info = ModelInfo {
             id: id.get(),
             url: base.to_owned(),
@@ -176,6 +180,7 @@ impl Runtime {
         let mut device_replaced = false;
         let run = loop {
             let now = self.now_ms();
+            self.check_alive()?;
             let model = self.models.get(&model_id).ok_or(Error::UnknownModel(id))?;
             let (bert, words) = (&model.bert, &model.words);
             let input = |device: &_| bert.input_with_table(&tokens, words, device);
@@ -184,12 +189,23 @@ impl Runtime {
                 .await;
             match result {
                 Err(ExecError::DeviceLost { .. }) if !device_replaced => {
-                    self.replace_device().await?;
+                    if let Err(err) = self.replace_device().await {
+                        self.note(None, Some(false));
+                        return Err(err);
+                    }
                     device_replaced = true;
                 }
-                other => break other?,
+                other => break other,
             }
         };
+        let run = match run {
+            Ok(run) => run,
+            Err(err) => {
+                self.note(None, device_replaced.then_some(true));
+                return Err(err.into());
+            }
+        };
+        self.note(run.oom.clone(), device_replaced.then_some(true));
         let model = self.models.get(&model_id).ok_or(Error::UnknownModel(id))?;
         let pooled = model.bert.pool(run.output)?;
         let vectors = read_rows(pooled).await?;
@@ -206,9 +222,14 @@ impl Runtime {
     /// # Errors
     /// [`Error::UnknownModel`].
     pub async fn unload_model(&mut self, id: u32) -> Result<(), Error> {
-        let model_id = ModelId::new(id);
+        self.check_alive()?;
+        self.forget(ModelId::new(id))
+    }
+
+    /// Removes a model from the runtime, the executor and the books.
+    pub(crate) fn forget(&mut self, model_id: ModelId) -> Result<(), Error> {
         if self.models.remove(&model_id).is_none() {
-            return Err(Error::UnknownModel(id));
+            return Err(Error::UnknownModel(model_id.get()));
         }
         // Dropping the executor's copies frees every byte the plan names, so confirming the
         // plan keeps the books true without executing each move.
@@ -216,23 +237,6 @@ impl Runtime {
         self.exec.remove_model(model_id);
         self.manager.confirm_all(&plan);
         self.manager.unregister(model_id)?;
-        Ok(())
-    }
-
-    /// ComfyUI's `POST /free`: `unload_models` moves every model's layers off the device (they stay
-    /// loaded in wasm memory, ready for the next call); `free_memory` gives the allocator's cached
-    /// pages back.
-    ///
-    /// # Errors
-    /// [`Error::Exec`] when the device fails while dropping buffers.
-    pub async fn free(&mut self, unload_models: bool, free_memory: bool) -> Result<(), Error> {
-        if unload_models {
-            let plan = self.manager.unload_all();
-            self.exec.apply(&mut self.manager, &plan).await?;
-        }
-        if free_memory {
-            self.device().memory_cleanup();
-        }
         Ok(())
     }
 
@@ -253,7 +257,7 @@ impl Runtime {
     }
 
     /// Milliseconds since the runtime started: the manager's clock.
-    fn now_ms(&self) -> u64 {
+    pub(crate) fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
 }

@@ -134,7 +134,9 @@ impl SynthSpec {
     }
 
     /// Parses CLI arguments `--out DIR --layers 32 --layer-mib 16 --dtype f32 --shard-mib 200 --seed 1`
-    /// (all but `--out` optional; MiB values may be fractional). Returns the output folder and the spec.
+    /// (all but `--out` optional; MiB values may be fractional), or `--width N` instead of
+    /// `--layer-mib` for square `[N, N]` weights (the synthetic MLP's checkpoint). Returns the
+    /// output folder and the spec.
     ///
     /// # Errors
     /// A message naming the bad or missing argument.
@@ -143,6 +145,7 @@ impl SynthSpec {
     ) -> Result<(String, SynthSpec), String> {
         let (mut out, mut layers, mut layer_mib, mut dtype, mut shard_mib, mut seed) =
             (None, 4u32, 1.0f64, Dtype::F32, 64.0f64, 1u64);
+        let mut width: Option<u64> = None;
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -154,22 +157,28 @@ impl SynthSpec {
                 "--layer-mib" => layer_mib = num(&value).ok_or_else(bad)?,
                 "--shard-mib" => shard_mib = num(&value).ok_or_else(bad)?,
                 "--seed" => seed = value.parse().map_err(|_| bad())?,
+                "--width" => width = Some(value.parse().ok().filter(|w| *w > 0).ok_or_else(bad)?),
                 "--dtype" => {
                     dtype = Dtype::parse(&value.to_ascii_uppercase()).map_err(|_| bad())?
                 }
                 _ => {
                     return Err(format!(
-                        "unknown argument {flag}; expected --out --layers --layer-mib --dtype --shard-mib --seed"
+                        "unknown argument {flag}; expected --out --layers --layer-mib --width --dtype --shard-mib --seed"
                     ));
                 }
             }
         }
         let out = out.ok_or("--out DIR is required")?;
         let mib = |x: f64| (x * 1_048_576.0) as u64;
-        Ok((
-            out,
-            SynthSpec::uniform(layers, mib(layer_mib), dtype, mib(shard_mib).max(1), seed),
-        ))
+        let shard_bytes = mib(shard_mib).max(1);
+        let mut spec = SynthSpec::uniform(layers, mib(layer_mib), dtype, shard_bytes, seed);
+        if let Some(width) = width {
+            spec.layer_tensors = vec![
+                ("weight".to_owned(), vec![width, width]),
+                ("bias".to_owned(), vec![width]),
+            ];
+        }
+        Ok((out, spec))
     }
 }
 

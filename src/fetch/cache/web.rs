@@ -382,9 +382,14 @@ impl ByteSource for CachedSource {
     }
 }
 
-/// The whole file's length from a `Content-Range` header (`bytes a-b/total`), parsed strictly.
+/// The whole file's length: from a `Content-Range` header (`bytes a-b/total`, parsed strictly), or
+/// the `Content-Length` of a 200 (a server that ignores `Range` sends the whole file).
 fn file_total(meta: &ResponseMeta) -> Option<u64> {
-    parse_content_range(meta.content_range.as_deref()?)?.total
+    match meta.content_range.as_deref() {
+        Some(range) => parse_content_range(range)?.total,
+        None if meta.status == 200 => meta.content_length,
+        None => None,
+    }
 }
 
 /// Free bytes under the origin's storage quota, if the browser says.

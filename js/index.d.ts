@@ -1,0 +1,3 @@
+export * from './webvram';
+export { default } from './webvram';
+export * from './errors';

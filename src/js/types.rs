@@ -1,0 +1,153 @@
+//! The TypeScript shapes of the plain objects the API takes and returns; wasm-bindgen writes this
+//! text into `webvram.d.ts` next to the classes, whose methods name these types.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** ComfyUI's VRAM states. */
+export type VramState = 'DISABLED' | 'NO_VRAM' | 'LOW_VRAM' | 'NORMAL_VRAM' | 'HIGH_VRAM' | 'SHARED';
+
+/** `Runtime.create` options: ComfyUI's flags (`--lowvram` is `vram: 'low'`), sizes in bytes. */
+export interface RuntimeOptions {
+  vram?: 'auto' | 'high' | 'normal' | 'low' | 'none' | 'cpu';
+  /** Bytes of the budget never used for weights (`--reserve-vram`). */
+  reserveVram?: number;
+  /** The GPU budget in bytes, instead of the adapter-derived estimate. */
+  vramBudget?: number;
+  /** Bytes of weights kept in wasm memory at most. */
+  hostBudget?: number;
+  /** ComfyUI's smart memory: keep models loaded between calls (default true). */
+  smartMemory?: boolean;
+  /** Unload models idle this long. */
+  idleUnloadMs?: number;
+  /** Keep a wasm copy of GPU layers (default: only on discrete GPUs). */
+  keepHostCopy?: boolean;
+  powerPreference?: 'high-performance' | 'low-power';
+  /** Apply and store budgets learned from out-of-memory events (localStorage; default true). */
+  rememberBudget?: boolean;
+  /** Fail uploads as out of memory beyond this many device bytes: to test OOM handling. */
+  simulatedGpuCapacity?: number;
+}
+
+export interface AdapterProfile {
+  available: boolean;
+  unavailableReason: string | null;
+  vendor: string;
+  architecture: string;
+  description: string;
+  isFallbackAdapter: boolean;
+  backend: string;
+  features: string[];
+  limits: Record<string, number>;
+  deviceMemoryGib: number | null;
+  hardwareConcurrency: number | null;
+  userAgent: string | null;
+}
+
+export interface Reason { signal: string; value: string; effect: string }
+
+/** The VRAM decision and why. */
+export interface Decision {
+  state: VramState;
+  cpuState: string;
+  deviceClass: string;
+  lowResource: boolean;
+  unifiedMemory: boolean;
+  estimateBytes: number;
+  budgetBytes: number;
+  reserveBytes: number;
+  minInferenceBytes: number;
+  minWeightRatioPermille: number;
+  hostBudgetBytes: number;
+  oomCount: number;
+  fingerprint: string;
+  reasons: Reason[];
+}
+
+export type Tier = 'gpu' | 'host' | 'cache' | 'remote';
+
+export interface LayerEntry {
+  model: number;
+  layer: number;
+  name: string;
+  bytes: number;
+  tier: Tier;
+  hostCopy: boolean;
+  cached: boolean;
+}
+
+export interface MemoryMap {
+  models: { model: number; name: string; sizeBytes: number; tierBytes: [number, number, number, number];
+    hostCopyBytes: number; loaded: boolean; holders: number; lastUsedMs: number }[];
+  layers: LayerEntry[];
+  gpuBytes: number;
+  hostBytes: number;
+}
+
+/** The manager's books against the allocator's pool. */
+export interface BooksCheck {
+  bookedGpuBytes: number; heldGpuBytes: number; poolInUseBytes: number; poolPaddingBytes: number;
+  poolReservedBytes: number; bookedHostBytes: number; heldHostBytes: number; hostRetainedBytes: number;
+  toleranceBytes: number; agrees: boolean;
+}
+
+/** ComfyUI's `/system_stats`, with its field names, plus webvram's `policy`, `books`, `memory_map`. */
+export interface SystemStats {
+  system: { os: string; ram_total: number; ram_free: number; webvram_version: string; user_agent: string };
+  devices: { name: string; type: string; index: number; vram_total: number; vram_free: number;
+    torch_vram_total: number; torch_vram_free: number }[];
+  vram_state: VramState;
+  policy: Decision;
+  books: BooksCheck;
+  memory_map: MemoryMap;
+}
+
+export interface LoadProgress {
+  phase: 'header' | 'download' | 'cache' | 'upload';
+  loaded: number;
+  total: number;
+  shard: string;
+  tensor: string | null;
+}
+
+export interface LoadModelOptions {
+  onProgress?: (progress: LoadProgress) => void;
+  signal?: AbortSignal;
+  /** Keep files in Cache Storage (default true); `'revalidate'` checks them with the server. */
+  cache?: boolean | 'revalidate';
+  chunkSize?: number;
+  maxRetries?: number;
+  retryBackoffMs?: number;
+  /** Expected sha256 per shard file name, hex. */
+  sha256?: Record<string, string>;
+  allowExternal?: boolean;
+}
+
+export interface ModelInfo {
+  id: number;
+  url: string;
+  fileBytes: number;
+  weightBytes: number;
+  layers: number;
+  dimension: number;
+  shards: string[];
+}
+
+export interface ForwardStats {
+  layers: number; streamedLayers: number; residentBytes: number; uploadedBytes: number;
+  fetchedBytes: number; peakStreamedBytes: number; streamedBoundBytes: number;
+  poolInUseBefore: number; peakPoolInUse: number;
+}
+
+export interface EmbedStats { forward: ForwardStats; steppedDown: boolean; deviceReplaced: boolean }
+
+export type RuntimeEventType = 'statechange' | 'oom' | 'devicelost' | 'layermove';
+
+/** `event.detail` of each runtime event. */
+export type RuntimeEventDetail =
+  | { type: 'statechange'; from: VramState; to: VramState; budgetBytes: number }
+  | { type: 'oom'; learned: { fingerprint: string; budgetBytes: number; state: VramState; oomCount: number; updatedMs: number } }
+  | { type: 'devicelost'; replaced: boolean }
+  | { type: 'layermove'; model: number; layer: string; bytes: number; from: Tier; to: Tier };
+"#;
