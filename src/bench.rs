@@ -236,8 +236,8 @@ async fn settle(exec: &Executor) -> Result<(), ExecError> {
     exec.read(probe).await.map(drop)
 }
 
-/// `max |a − b| / max |b|`.
-fn relative_diff(actual: &[f32], reference: &[f32]) -> f64 {
+/// `max |a − b| / max |b|`: an output's error relative to the reference's scale.
+pub fn relative_diff(actual: &[f32], reference: &[f32]) -> f64 {
     let scale = reference
         .iter()
         .fold(0.0_f64, |m, v| m.max(f64::from(v.abs())));

@@ -100,6 +100,7 @@ mod exec {
     use std::time::Duration;
 
     use wasm_bindgen_test::*;
+    use webvram::bench::relative_diff;
     use webvram::device::GpuContext;
     use webvram::exec::{ExecError, Executor, SynthMlp};
     use webvram::fetch::browser_sleep;
@@ -142,16 +143,6 @@ mod exec {
         let ran = (exec.load_and_run(manager, id, model, &request, input, 1)).await?;
         let stepped_down = ran.oom.is_some();
         Ok((exec.read(ran.output).await?, stepped_down))
-    }
-
-    fn relative_error(actual: &[f32], reference: &[f32]) -> f64 {
-        let scale = reference
-            .iter()
-            .fold(0.0f64, |m, v| m.max(f64::from(v.abs())));
-        let worst = (actual.iter().zip(reference))
-            .map(|(a, b)| f64::from((a - b).abs()))
-            .fold(0.0f64, f64::max);
-        worst / scale
     }
 
     #[wasm_bindgen_test]
@@ -227,7 +218,7 @@ mod exec {
         // The budget is capped by what the device held (19 layers) less the prefetched one.
         assert!(manager.decision().budget_bytes <= MODEL.layer_bytes() * 18);
         assert!(manager.gpu_bytes() < MODEL.layer_bytes() * 18);
-        assert!(relative_error(&output, &expected) <= 1e-6);
+        assert!(relative_diff(&output, &expected) <= 1e-6);
         assert!(exec.books(&manager).agrees);
     }
 }

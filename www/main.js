@@ -1,7 +1,7 @@
 // The demo: start a runtime with the chosen options, show the adapter and the VRAM state it picked,
 // load the default model, keep a live memory map, and compare the sentences the user types.
 // Apply replaces the runtime with one built from the settings form and runs everything again.
-import init, { Runtime } from '../pkg/webvram.js';
+import init, { Runtime } from '../pkg/index.js';
 import { $, formatBytes, formatSeconds } from './format.js';
 import { renderLegend, renderMemoryMap } from './memory-map.js';
 import { renderAdapter, renderPolicy, renderStats, showError } from './panels.js';
@@ -10,7 +10,6 @@ import { cosineMatrix, renderSimilarity, sentencesFrom } from './similarity.js';
 
 const MODEL_URL = new URL('models/all-MiniLM-L6-v2', window.location.href).href;
 const RUNTIME_EVENTS = ['layermove', 'statechange', 'oom', 'devicelost'];
-const POLL_MS = 2000;
 
 /** The one runtime and model the page holds, and how to stop listening to them. */
 const session = { rt: null, model: null, unhook: () => {}, loadAbort: null, mapKey: '', compares: 0 };
@@ -19,17 +18,17 @@ const mapParts = { grid: $('map-grid'), summary: $('map-summary'), table: $('mem
 
 // ——— showing the runtime's state ———
 
-/** Redraws everything that comes from systemStats(); cheap enough to poll. */
+/** Redraws everything that comes from systemStats(). */
 function refresh() {
   const { rt } = session;
   if (!rt) return;
   const stats = rt.systemStats();
   renderPolicy(stats);
   renderStats(stats);
-  drawMap(stats.memory_map ?? fallbackMap());
+  drawMap(stats.memory_map);
 }
 
-/** Redraws the memory map only when a layer moved, so polling does not churn the DOM. */
+/** Redraws the memory map only when a layer moved, so refreshes do not churn the DOM. */
 function drawMap(map) {
   const key = JSON.stringify(map.layers);
   if (key === session.mapKey) return;
@@ -37,38 +36,16 @@ function drawMap(map) {
   renderMemoryMap(mapParts, map);
 }
 
-/** systemStats() before it carried `memory_map`: the one model's own map. */
-function fallbackMap() {
-  const { model } = session;
-  if (!model) return { models: [], layers: [] };
-  return { models: [{ model: model.info.id, name: model.info.url }], layers: model.memoryMap() };
-}
-
-/**
- * Follows the runtime: its events when it has them (sent after each call that moved a layer or
- * changed the state), otherwise a slow poll that still catches idle unloads. Returns the function
- * that stops following.
- */
+/** Follows the runtime's events (sent after each call that moved a layer or changed the state);
+ * returns the function that stops following. */
 function follow(rt) {
-  if (typeof rt.addEventListener === 'function') {
-    const stop = new AbortController();
-    const onEvent = (event) => {
-      if (event.type === 'oom' || event.type === 'devicelost') noteEvent(event);
-      scheduleRefresh();
-    };
-    RUNTIME_EVENTS.forEach((type) => rt.addEventListener(type, onEvent, { signal: stop.signal }));
-    return () => stop.abort();
-  }
-  const timer = setInterval(() => {
-    if (document.hidden || document.body.dataset.busy) return;
-    try {
-      refresh();
-    } catch (err) {
-      clearInterval(timer); // one report, not one every POLL_MS
-      showError(err);
-    }
-  }, POLL_MS);
-  return () => clearInterval(timer);
+  const stop = new AbortController();
+  const onEvent = (event) => {
+    if (event.type === 'oom' || event.type === 'devicelost') noteEvent(event);
+    scheduleRefresh();
+  };
+  RUNTIME_EVENTS.forEach((type) => rt.addEventListener(type, onEvent, { signal: stop.signal }));
+  return () => stop.abort();
 }
 
 /** One refresh per burst of events (a call that streams layers sends one event per layer). */
@@ -101,21 +78,15 @@ async function startRuntime(options) {
   refresh();
 }
 
-/** Releases the runtime and its model: `destroy()` where the runtime has it, else unload + free. */
+/** Releases the runtime and its model. */
 async function stopRuntime() {
-  const { rt, model } = session;
+  const { rt } = session;
   session.loadAbort?.abort();
   session.unhook();
   Object.assign(session, { rt: null, model: null, unhook: () => {}, loadAbort: null });
   $('compare').disabled = true;
   showStopped();
-  if (!rt) return;
-  if (typeof rt.destroy === 'function') {
-    await rt.destroy();
-    return;
-  }
-  await model?.unload();
-  await rt.free({ unloadModels: true, freeMemory: true });
+  await rt?.destroy();
 }
 
 /** Between two runtimes nothing on the page should describe the old one. */

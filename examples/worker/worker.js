@@ -3,7 +3,7 @@
 //
 // With the installed package and a bundler this import is `from 'webvram'`. Import maps do not
 // apply inside workers, so this example, served straight from the repository, uses the path.
-import init, { Runtime } from '../../pkg/webvram.js';
+import init, { Runtime } from '../../pkg/index.js';
 
 let runtime;
 let model;
