@@ -229,3 +229,30 @@ fn out_of_memory_steps_down_reports_events_and_teaches_the_next_runtime() {
     assert_eq!(err.code(), "INVALID_STATE", "{err}");
     assert_eq!(rt.manager().memory_map().layers.len(), 0);
 }
+
+/// With a layer reader (here the file system; Cache Storage or the network in a browser) the
+/// executor keeps no wasm copy of a layer the books put on a unified-memory GPU, and a lost
+/// device gets its layers back from the files; the embeddings stay the same throughout.
+#[test]
+fn layers_come_back_from_their_files_instead_of_a_second_copy() {
+    let mut rt = runtime(VramMode::Auto, None);
+    assert_eq!(rt.vram_state(), "SHARED", "lavapipe is a software adapter");
+    rt.set_layer_reader(Box::new(FileSource::new()));
+    check(&mut rt);
+    let books = rt.system_stats().books;
+    assert!(books.agrees, "{books:?}");
+    assert_eq!(books.host_retained_bytes, 0, "{books:?}");
+    assert_eq!(books.held_host_bytes, books.booked_host_bytes, "{books:?}");
+    let gpu_layers = (rt.manager().memory_map().layers.iter())
+        .filter(|l| l.tier == Tier::Gpu && !l.host_copy)
+        .count();
+    assert!(gpu_layers > 0, "some layers live on the GPU only");
+
+    rt.lose_device();
+    let info_id = rt.manager().memory_map().layers[0].model.get();
+    let case = &reference::cases()[0];
+    let report = block_on(rt.embed(info_id, std::slice::from_ref(&case.text))).expect("embed");
+    assert!(report.device_replaced);
+    assert_close(case, &report.vectors[0]);
+    assert_eq!(rt.system_stats().books.host_retained_bytes, 0);
+}

@@ -13,8 +13,8 @@ pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 /// Re-reads one layer from the persistent cache or the network (the Cache and Remote tiers).
 ///
 /// The executor never fetches on its own (fetch knows bytes and URLs, not layers); the runtime
-/// implements this over the fetch layer (a `Range` request per layer's tensors, or a Cache
-/// Storage read). With a source set, the executor drops wasm copies exactly when the books say
+/// implements this over the fetch layer (`runtime::LayerFiles`: a `Range` read per tensor, from
+/// Cache Storage first in a browser). With a source set, the executor drops wasm copies exactly when the books say
 /// a layer left wasm memory (unified memory keeps no second copy, as DESIGN §2 asks) and brings
 /// them back through the source when a plan, a streamed forward call or a device-loss restore
 /// needs them. Without one it keeps every layer it was given in wasm memory, so nothing is ever

@@ -66,6 +66,7 @@ mod loader;
 mod native;
 mod options;
 mod progress;
+mod range_read;
 mod response;
 mod shard_stream;
 mod source;
@@ -84,6 +85,7 @@ pub use loader::load_model;
 pub use native::{FileBody, FileSource, HttpBody, HttpSource};
 pub use options::{LoadOptions, SleepFn};
 pub use progress::{Phase, Progress};
+pub use range_read::read_range;
 pub use source::{Body, ByteSource, ResponseMeta, SourceError};
 #[cfg(target_arch = "wasm32")]
 pub use web::{FetchBody, FetchSource, browser_sleep, cancel_on_abort};

@@ -9,6 +9,7 @@ use crate::{Error, RuntimeOptions};
 mod bench;
 mod cache;
 mod model;
+mod reader;
 mod runtime;
 mod storage;
 mod types;

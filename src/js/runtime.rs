@@ -88,7 +88,8 @@ impl JsRuntime {
     ) -> Result<JsRuntime, JsValue> {
         console_error_panic_hook::set_once();
         let (options, remember_budget) = parse_options(options.unwrap_or_default())?;
-        let runtime = Runtime::create(options).await.map_err(to_js_error)?;
+        let mut runtime = Runtime::create(options).await.map_err(to_js_error)?;
+        runtime.set_layer_reader(Box::new(super::reader::BrowserReader));
         let adapter = to_js(runtime.adapter())?;
         let events = web_sys::EventTarget::new()?;
         let shared = Shared {

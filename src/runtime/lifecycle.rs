@@ -96,6 +96,10 @@ impl Runtime {
     pub fn lose_device(&self) {
         if let Some(gpu) = self.exec.gpu() {
             gpu.wgpu_device().destroy();
+            // Natively, let wgpu finish losing it before anything else touches the device (calls
+            // in between raise validation errors on burn's server thread).
+            #[cfg(not(target_arch = "wasm32"))]
+            let _ = gpu.wgpu_device().poll(wgpu::PollType::wait_indefinitely());
         }
     }
 

@@ -2,6 +2,7 @@
 //! place device, policy, bookkeeping, loading and models meet.
 
 mod events;
+mod layer_files;
 mod lifecycle;
 mod models;
 
@@ -17,6 +18,7 @@ use crate::policy::{self, Decision, LearnedBudget, VramMode};
 use crate::stats::{DeviceStats, SystemInfo, SystemStats, os_from_user_agent};
 
 pub use events::{RuntimeEvent, layer_moves};
+pub use layer_files::{LayerFiles, RangeReader};
 pub use models::{EmbedReport, ModelInfo, SentenceModel};
 
 /// Options for [`Runtime::create`]: the policy's knobs plus how to pick the adapter.
@@ -67,6 +69,9 @@ pub struct Runtime {
     learned: Option<LearnedBudget>,
     /// Set by [`destroy`](Self::destroy): every later call fails.
     destroyed: bool,
+    /// Where layers come back from once wasm memory dropped them (see
+    /// [`set_layer_reader`](Self::set_layer_reader)).
+    files: Option<std::rc::Rc<LayerFiles>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -117,7 +122,19 @@ impl Runtime {
             seen,
             learned: None,
             destroyed: false,
+            files: None,
         })
+    }
+
+    /// Lets layers be read back from the models' files (Cache Storage or the network in a
+    /// browser, the file system natively) instead of keeping every one in wasm memory: from now
+    /// on a layer keeps a wasm copy only where the books count one (not, for instance, a GPU layer
+    /// on unified memory). Call it before loading models.
+    pub fn set_layer_reader(&mut self, reader: Box<dyn RangeReader>) {
+        let files = LayerFiles::new(reader);
+        let source = layer_files::SharedLayerFiles(files.clone());
+        self.exec.set_source(Box::new(source));
+        self.files = Some(files);
     }
 
     /// What the adapter offers (or why there is none).

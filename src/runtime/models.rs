@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::Error;
-use crate::exec::{ExecError, ForwardStats, HostSink, HostTensor};
+use crate::exec::{ExecError, ForwardStats, HostSink, HostTensor, Run};
 use crate::fetch::{ByteSource, FetchError, LoadOptions, Loaded, Progress, fetch_file, load_model};
 use crate::manager::{Dtype, InferenceEstimate, LayerSpec, ModelId, ModelSpec, Workload};
 use crate::models::bert::{
     BertConfig, BertModel, CONFIG_FILE, EMBEDDINGS_LAYER, MODULES_FILE, PoolingConfig,
     SENTENCE_BERT_FILE, SentenceBertConfig, SentenceHead, SentenceModules, SentenceTokenizer,
-    TOKENIZER_FILE, WORD_TABLE, layer_of, read_rows,
+    TOKENIZER_FILE, WORD_TABLE, layer_of,
 };
 use crate::runtime::Runtime;
 
@@ -133,6 +133,13 @@ impl Runtime {
             let _ = self.manager.unregister(id);
             return Err(err.into());
         }
+        if let Some(files) = &self.files {
+            let refetched = |tensor: &str| {
+                layer_of(tensor)
+                    .filter(|(layer, name)| !(layer == EMBEDDINGS_LAYER && name == WORD_TABLE))
+            };
+            files.register(id, &loaded, &refetched);
+        }
         // The executor holds every layer in wasm memory now: the books say so too.
         let arrived = self.manager.loaded_into_host(id, self.now_ms())?;
         self.manager.confirm_all(&arrived);
@@ -178,7 +185,7 @@ impl Runtime {
         };
         let request = self.manager.request_for(&[model_id], workload)?;
         let mut device_replaced = false;
-        let run = loop {
+        let (stats, oom, values, width) = loop {
             let now = self.now_ms();
             self.check_alive()?;
             let model = self.models.get(&model_id).ok_or(Error::UnknownModel(id))?;
@@ -187,6 +194,17 @@ impl Runtime {
             let result = (self.exec)
                 .load_and_run(&mut self.manager, model_id, bert, &request, input, now)
                 .await;
+            // Reading the output is where a lost device shows up natively: inside the loop.
+            let result = match result {
+                Ok(Run {
+                    output, stats, oom, ..
+                }) => {
+                    let pooled = bert.pool(output)?;
+                    let [_, width] = pooled.dims();
+                    (self.exec.read(pooled).await).map(|values| (stats, oom, values, width))
+                }
+                Err(err) => Err(err),
+            };
             match result {
                 Err(ExecError::DeviceLost { .. }) if !device_replaced => {
                     if let Err(err) = self.replace_device().await {
@@ -195,24 +213,20 @@ impl Runtime {
                     }
                     device_replaced = true;
                 }
-                other => break other,
+                Ok(done) => break done,
+                Err(err) => {
+                    self.note(None, device_replaced.then_some(true));
+                    return Err(err.into());
+                }
             }
         };
-        let run = match run {
-            Ok(run) => run,
-            Err(err) => {
-                self.note(None, device_replaced.then_some(true));
-                return Err(err.into());
-            }
-        };
-        self.note(run.oom.clone(), device_replaced.then_some(true));
-        let model = self.models.get(&model_id).ok_or(Error::UnknownModel(id))?;
-        let pooled = model.bert.pool(run.output)?;
-        let vectors = read_rows(pooled).await?;
+        let stepped_down = oom.is_some();
+        self.note(oom, device_replaced.then_some(true));
+        let vectors = values.chunks(width.max(1)).map(<[f32]>::to_vec).collect();
         Ok(EmbedReport {
             vectors,
-            forward: run.stats,
-            stepped_down: run.oom.is_some(),
+            forward: stats,
+            stepped_down,
             device_replaced,
         })
     }
@@ -230,6 +244,9 @@ impl Runtime {
     pub(crate) fn forget(&mut self, model_id: ModelId) -> Result<(), Error> {
         if self.models.remove(&model_id).is_none() {
             return Err(Error::UnknownModel(model_id.get()));
+        }
+        if let Some(files) = &self.files {
+            files.forget(model_id);
         }
         // Dropping the executor's copies frees every byte the plan names, so confirming the
         // plan keeps the books true without executing each move.

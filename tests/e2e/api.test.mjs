@@ -148,6 +148,10 @@ test('a lost device is replaced on the next call, heard, and gives the same embe
   assert.equal(out.diff, 0, 'same device kind, same kernels');
   assert.ok(out.books.agrees, JSON.stringify(out.books));
   assert.ok(out.tiers.every((t) => t === 'gpu'), out.tiers.join());
+  // SwiftShader's memory is unified: the GPU layers kept no wasm copy, so the new device got them
+  // back from Cache Storage.
+  assert.equal(out.books.heldHostBytes, 0, JSON.stringify(out.books));
+  assert.equal(out.books.hostRetainedBytes, 0, JSON.stringify(out.books));
 });
 
 test('loadModelsGpu places layers ahead of a call; destroy ends the runtime', async () => {

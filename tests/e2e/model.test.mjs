@@ -89,6 +89,10 @@ test('embeddings equal sentence-transformers in the automatic state on WebGPU', 
   assertMatchesReference(out.vectors);
   assert.equal(out.info.layers, 7);
   assert.ok(out.books.agrees, JSON.stringify(out.books));
+  // Unified memory (SHARED): a GPU layer keeps no wasm copy; it can be read back from its file.
+  assert.equal(out.state, 'SHARED');
+  assert.equal(out.books.hostRetainedBytes, 0, JSON.stringify(out.books));
+  assert.equal(out.books.heldHostBytes, out.books.bookedHostBytes, JSON.stringify(out.books));
 });
 
 test('LOW_VRAM at a 25% budget streams layers and gives the same embeddings', async () => {

@@ -77,6 +77,25 @@ impl ModelCache {
         found.dyn_into().ok()
     }
 
+    /// Bytes `range` of the stored file at `url`, or `None` when it is not stored (or the range
+    /// is outside it): the Cache tier's read of one layer's tensors.
+    pub async fn read_range(&self, url: &str, range: Range<u64>) -> Option<Vec<u8>> {
+        let response = self.matching(url).await?;
+        let blob: Blob = await_value(response.blob().ok()?)
+            .await
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        if range.end > blob.size() as u64 {
+            return None;
+        }
+        let part = blob
+            .slice_with_f64_and_f64(range.start as f64, range.end as f64)
+            .ok()?;
+        let buffer = await_value(part.array_buffer()).await.ok()?;
+        Some(js_sys::Uint8Array::new(&buffer).to_vec())
+    }
+
     /// Deletes the stored file at `url` (ignoring failures).
     async fn delete_file(&self, url: &str) {
         let _ = await_value(self.cache.delete_with_str(url)).await;
