@@ -95,6 +95,22 @@ impl JsModel {
     }
 }
 
+/// Dropping the handle (`model.free()`, or the garbage collector through wasm-bindgen's
+/// finalizer) unloads the model, so a forgotten `Model` does not pin GPU and wasm memory. If a
+/// call holds the runtime at that moment, the model stays until `unload`, `destroy` or the next
+/// runtime.
+impl Drop for JsModel {
+    fn drop(&mut self) {
+        if self.unloaded {
+            return;
+        }
+        if let Some(mut runtime) = self.shared.runtime.try_lock() {
+            let _ = runtime.forget(crate::manager::ModelId::new(self.info.id));
+            self.shared.settle(runtime);
+        }
+    }
+}
+
 /// `embedWithStats().stats`: the report without the vectors (they travel as `Float32Array`s).
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -180,3 +180,17 @@ test('loadModelsGpu places layers ahead of a call; destroy ends the runtime', as
   assert.ok(entry, JSON.stringify(out.cached));
   assert.ok(entry.bytes > 90e6, `cached ${entry.bytes} bytes`);
 });
+
+test('freeing a Model handle unloads it, so a forgotten model pins no memory', async () => {
+  const out = await inPage(async (webvram, url) => {
+    const rt = await webvram.Runtime.create({ vram: 'cpu' });
+    const model = await rt.loadModel(url);
+    const loaded = rt.systemStats().memory_map.layers.length;
+    model.free();   // wasm-bindgen's release of the handle (also what the GC's finalizer does)
+    const stats = rt.systemStats();
+    return { loaded, left: stats.memory_map.layers.length, host: stats.books.heldHostBytes };
+  });
+  assert.equal(out.loaded, 7);
+  assert.equal(out.left, 0);
+  assert.equal(out.host, 0);
+});
