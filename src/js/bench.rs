@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use super::weights::fetch_error;
-use super::{js_error, to_js};
+use super::{invalid_option, js_error, to_js, to_js_error};
 use crate::bench::{self, BenchError, BudgetRun, LoadTiming};
 use crate::exec::{Executor, SynthMlp};
 use crate::fetch::FetchSource;
@@ -56,7 +56,7 @@ struct BenchReport {
 #[wasm_bindgen(js_name = benchSyntheticModel)]
 pub async fn bench_synthetic_model(url: String, options: JsValue) -> Result<JsValue, JsValue> {
     let options: BenchOptions = serde_wasm_bindgen::from_value(options)
-        .map_err(|err| js_error(&err.to_string(), "INVALID_OPTION", &[]))?;
+        .map_err(|err| invalid_option("options", &err.to_string()))?;
     let model = SynthMlp {
         layers: options.layers,
         width: options.width,
@@ -64,7 +64,7 @@ pub async fn bench_synthetic_model(url: String, options: JsValue) -> Result<JsVa
     };
     let (profile, gpu) = crate::device::open(wgpu::PowerPreference::HighPerformance)
         .await
-        .map_err(super::to_js_error)?;
+        .map_err(to_js_error)?;
     let gpu = gpu.ok_or_else(|| {
         let why = profile.unavailable_reason.clone().unwrap_or_default();
         js_error(&format!("no WebGPU device: {why}"), "UNSUPPORTED", &[])
@@ -104,8 +104,8 @@ pub async fn bench_synthetic_model(url: String, options: JsValue) -> Result<JsVa
 fn bench_error(err: BenchError) -> JsValue {
     match err {
         BenchError::Fetch(err) => fetch_error(err),
-        BenchError::Exec(err) => js_error(&err.to_string(), err.code(), &[]),
-        BenchError::Manager(err) => js_error(&err.to_string(), "OOM", &[]),
+        BenchError::Exec(err) => to_js_error(err.into()),
+        BenchError::Manager(err) => to_js_error(err.into()),
         other => js_error(&other.to_string(), "FORMAT", &[]),
     }
 }

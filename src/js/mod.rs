@@ -25,12 +25,7 @@ pub(crate) fn parse_options(options: JsValue) -> Result<(RuntimeOptions, bool), 
     if options.is_undefined() || options.is_null() {
         return Ok((RuntimeOptions::default(), true));
     }
-    let invalid = |option: &str, message: &str| {
-        to_js_error(Error::InvalidOption {
-            option: option.into(),
-            message: message.into(),
-        })
-    };
+    let invalid = invalid_option;
     let Some(given) = options.dyn_ref::<js_sys::Object>() else {
         return Err(invalid("options", "expected an object"));
     };
@@ -85,6 +80,14 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue
 /// A JS `Error` whose `code` says what kind of failure it was.
 pub(crate) fn to_js_error(err: Error) -> JsValue {
     js_error(&err.to_string(), err.code(), &[])
+}
+
+/// An `InvalidOptionError` (`code: 'INVALID_OPTION'`) naming the option and what it expected.
+pub(crate) fn invalid_option(option: &str, message: &str) -> JsValue {
+    to_js_error(Error::InvalidOption {
+        option: option.into(),
+        message: message.into(),
+    })
 }
 
 /// A `WebvramError` subclass chosen by `code` (see `js/errors.js`), with extra string fields

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 
 use super::model::JsModel;
 use super::weights::{cache_option, fetch_error, load_options};
-use super::{js_error, parse_options, storage, to_js, to_js_error};
+use super::{invalid_option, js_error, parse_options, storage, to_js, to_js_error};
 use crate::fetch::{CacheMode, CachedSource, FetchSource, ModelCache, Progress, browser_sleep};
 use crate::runtime::RuntimeEvent;
 use crate::{Runtime, SystemStats};
@@ -296,13 +296,6 @@ fn model_id(model: &JsValue) -> Result<u32, JsValue> {
     id.as_f64()
         .map(|id| id as u32)
         .ok_or_else(|| js_error("expected an array of Model objects", "INVALID_INPUT", &[]))
-}
-
-fn invalid_option(option: &str, message: &str) -> JsValue {
-    to_js_error(crate::Error::InvalidOption {
-        option: option.into(),
-        message: message.into(),
-    })
 }
 
 /// Sends a progress event to the caller's callback (if any); serialises only when there is one.

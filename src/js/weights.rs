@@ -10,7 +10,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::runtime::emit;
-use super::{js_error, to_js};
+use super::{invalid_option, js_error, to_js};
 use crate::fetch::{
     CacheMode, CacheReport, CachedSource, FetchError, FetchSource, LoadOptions, ModelCache,
     browser_sleep, cancel_on_abort, load_model,
@@ -91,13 +91,7 @@ pub(crate) fn load_options(options: &JsValue) -> Result<Parsed, JsValue> {
         return Ok((load, None, None));
     }
     let get = |key: &str| Reflect::get(options, &key.into()).unwrap_or(JsValue::UNDEFINED);
-    let bad = |key: &str, want: &str| {
-        js_error(
-            &format!("invalid option `{key}`: expected {want}"),
-            "INVALID_OPTION",
-            &[],
-        )
-    };
+    let bad = |key: &str, want: &str| invalid_option(key, &format!("expected {want}"));
     let number = |key: &str| -> Result<Option<f64>, JsValue> {
         let v = get(key);
         match v.as_f64() {
@@ -150,10 +144,9 @@ pub(crate) fn cache_option(options: &JsValue, default: CacheMode) -> Result<Cach
         (Some(false), _) => Ok(CacheMode::Off),
         (Some(true), _) => Ok(CacheMode::Prefer),
         (_, Some("revalidate")) => Ok(CacheMode::Revalidate),
-        _ => Err(js_error(
-            "invalid option `cache`: expected true, false or \"revalidate\"",
-            "INVALID_OPTION",
-            &[],
+        _ => Err(invalid_option(
+            "cache",
+            "expected true, false or \"revalidate\"",
         )),
     }
 }
