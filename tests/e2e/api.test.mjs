@@ -52,7 +52,9 @@ test('errors are Error subclasses with a code and the failing file', async () =>
     const option = await caught(Runtime.create({ vram: 'bogus' }));
     const negative = await caught(Runtime.create({ vramBudget: -1 }));
     const capacity = await caught(Runtime.create({ simulatedGpuCapacity: 'lots' }));
+    const remember = await caught(Runtime.create({ rememberBudget: 'yes' }));
     const rt = await Runtime.create({ vram: 'cpu' });
+    const required = await caught(rt.loadModelsGpu([], { memoryRequired: -1 }));
     const missing = await caught(rt.loadModel(`${url}/../no-such-model`, { cache: false }));
     const controller = new AbortController();
     controller.abort();
@@ -61,6 +63,8 @@ test('errors are Error subclasses with a code and the failing file', async () =>
       option: { ...describe(option), isClass: option instanceof InvalidOptionError },
       negative: describe(negative),
       capacity: describe(capacity),
+      remember: describe(remember),
+      required: describe(required),
       missing: { ...describe(missing), isClass: missing instanceof FetchError },
       aborted: { ...describe(aborted), isClass: aborted instanceof AbortError },
     };
@@ -73,6 +77,10 @@ test('errors are Error subclasses with a code and the failing file', async () =>
   assert.equal(out.negative.code, 'INVALID_OPTION');
   assert.equal(out.capacity.code, 'INVALID_OPTION');
   assert.match(out.capacity.message, /simulatedGpuCapacity/);
+  assert.equal(out.remember.code, 'INVALID_OPTION');
+  assert.match(out.remember.message, /rememberBudget/);
+  assert.equal(out.required.code, 'INVALID_OPTION');
+  assert.match(out.required.message, /memoryRequired/);
   assert.equal(out.missing.code, 'FETCH');
   assert.ok(out.missing.isClass && out.missing.isWebvram);
   assert.match(out.missing.url, /no-such-model\/config\.json$/);
