@@ -193,3 +193,37 @@ impl LayeredModel for RankThree {
         Ok(input)
     }
 }
+
+/// f16 layers need `shader-f16`: burn's CPU backend is refused by layer name, with the books left
+/// as they were. (Every GPU adapter in these tests has `shader-f16`; one without it takes the
+/// same branch of the upload.)
+#[test]
+fn f16_layers_on_a_device_without_shader_f16_are_refused_by_name() {
+    use webvram::exec::{Compute, Executor};
+    use webvram::manager::Manager;
+    use webvram::policy::Options;
+    use webvram::weights::ConvertTarget;
+
+    let url = write(&MODEL, "errors-f16");
+    let layers = exec_support::load_as(&url, &|_| true, ConvertTarget::F16);
+    let mut manager = Manager::new(high(), &Options::default());
+    let spec = MODEL.model_spec_in(
+        "f16 on cpu",
+        InferenceEstimate::Fixed(0),
+        ConvertTarget::F16,
+    );
+    let id = manager.register(spec).unwrap();
+    let mut exec = Executor::new(Compute::Cpu(burn::tensor::Device::flex()));
+    exec.insert_model(&manager, id, layers).unwrap();
+    let plan = load_plan(&manager, id);
+    let err = block_on(exec.apply(&mut manager, &plan)).unwrap_err();
+    assert_eq!(
+        err,
+        ExecError::F16Unsupported {
+            layer: "model.layers.0".into()
+        }
+    );
+    assert_eq!(err.code(), "UNSUPPORTED");
+    assert!(err.to_string().contains("weightDtype"), "{err}");
+    assert_eq!(manager.gpu_bytes(), 0, "nothing was confirmed");
+}

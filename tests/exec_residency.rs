@@ -6,12 +6,14 @@
 mod exec_support;
 
 use exec_support::{
-    BATCH, CheckpointSource, MODEL, load_all, relative_error, relative_error_f32, setup, write,
+    BATCH, CheckpointSource, MODEL, gpu, load_all, load_as, relative_error, relative_error_f32,
+    setup, write,
 };
 use pollster::block_on;
 use webvram::exec::{BooksCheck, Executor, ForwardStats, SynthMlp};
 use webvram::manager::{InferenceEstimate, LoadRequest, Manager, Tier};
-use webvram::policy::{Decision, VramState};
+use webvram::policy::{Decision, Options, VramState};
+use webvram::weights::ConvertTarget;
 
 const MIB: u64 = 1 << 20;
 
@@ -155,6 +157,58 @@ fn one_input_gives_the_same_output_in_every_state() {
         let error = relative_error_f32(&run.output, &high.output);
         assert!(error <= 1e-6, "{label}: {error:e} relative to HIGH");
         assert_eq!(run.output, high.output, "{label}: bit for bit, in fact");
+    }
+}
+
+/// Held in f16 (lavapipe has `shader-f16`), the synthetic weights are exact (multiples of 1/256),
+/// so the f64 reference holds as tightly as in f32; the books, the pool and the uploads count
+/// half the bytes, and every state gives the same output.
+#[test]
+fn f16_weights_match_the_reference_at_half_the_bytes_in_every_state() {
+    let f16 = ConvertTarget::F16;
+    let url = write(&MODEL, "f16");
+    let (model_bytes, layer_bytes) = (MODEL.bytes() / 2, MODEL.layer_bytes_in(f16));
+    let reference = MODEL.reference(&MODEL.input_values(BATCH), BATCH);
+    let mut high: Option<Vec<f32>> = None;
+    for (label, state, percent) in [
+        ("f16 HIGH", VramState::HighVram, 200),
+        ("f16 LOW 50%", VramState::LowVram, 50),
+        ("f16 NO_VRAM", VramState::NoVram, 100),
+    ] {
+        let decision = Decision::fixed(state, model_bytes * percent / 100 + RESERVE, RESERVE);
+        let mut manager = Manager::new(decision, &Options::default());
+        let spec = MODEL.model_spec_in("synth-f16", InferenceEstimate::Fixed(0), f16);
+        let id = manager.register(spec).unwrap();
+        let mut exec = Executor::new(gpu());
+        let layers = load_as(&url, &|_| true, f16);
+        assert_eq!(layers.values().map(|l| l.bytes()).sum::<u64>(), model_bytes);
+        exec.insert_model(&manager, id, layers).unwrap();
+        let plan = manager.load_models_gpu(&LoadRequest::new([id]), 1).unwrap();
+        block_on(exec.apply(&mut manager, &plan)).unwrap();
+        let books = exec.books(&manager);
+        assert!(books.agrees, "{label}: {books:?}");
+        let resident = manager.gpu_bytes();
+        assert_eq!(resident % layer_bytes, 0, "{label}");
+        match state {
+            VramState::HighVram => assert_eq!(resident, model_bytes, "{label}"),
+            VramState::NoVram => assert_eq!(resident, 0, "{label}"),
+            _ => assert!(
+                resident > 0 && resident < model_bytes,
+                "{label}: {resident}"
+            ),
+        }
+
+        let input = MODEL.input(BATCH, exec.device());
+        let (output, stats) = block_on(exec.forward(id, &MODEL, input)).unwrap();
+        assert_eq!(stats.uploaded_bytes, model_bytes - resident, "{label}");
+        let output = block_on(exec.read(output)).unwrap();
+        let error = relative_error(&output, &reference);
+        println!("{label}: {error:.3e} relative to the f64 reference");
+        assert!(error <= 1e-5, "{label}: {error}");
+        match &high {
+            None => high = Some(output),
+            Some(high) => assert_eq!(&output, high, "{label}: bit for bit with HIGH"),
+        }
     }
 }
 

@@ -653,6 +653,7 @@ fn minilm_inference_memory_comes_from_the_workload() {
         intermediate: 1536,
         heads: 12,
         bytes_per_element: 4,
+        widened_weights: 0,
     };
     let id = m.register(spec).unwrap();
     let one = m

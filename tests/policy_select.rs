@@ -619,3 +619,55 @@ fn a_small_given_budget_keeps_three_quarters_for_webvram() {
     let explicit = select(&nvidia(8 * GIB), &options(24 * MIB, Some(20 * MIB)), None);
     assert_eq!(explicit.reserve_bytes, 20 * MIB);
 }
+
+/// Every (option, shader-f16, state) combination: f16 only where asked or `auto`, the adapter has
+/// `shader-f16` and the GPU computes; the reason names why, and an OOM step-down keeps it.
+#[test]
+fn weights_are_held_in_f16_only_where_the_adapter_can_and_the_gpu_computes() {
+    use webvram::policy::WeightDtype;
+
+    for asked in [WeightDtype::Auto, WeightDtype::F32, WeightDtype::F16] {
+        for has_f16 in [false, true] {
+            for vram in [VramMode::Auto, VramMode::Low, VramMode::None, VramMode::Cpu] {
+                let mut profile = nvidia(8 * GIB);
+                if has_f16 {
+                    profile.features.push("shader-f16".into());
+                }
+                let options = Options {
+                    vram,
+                    weight_dtype: asked,
+                    ..Options::default()
+                };
+                let decision = select(&profile, &options, None);
+                let f16 = asked != WeightDtype::F32 && has_f16 && vram != VramMode::Cpu;
+                let want = if f16 {
+                    WeightDtype::F16
+                } else {
+                    WeightDtype::F32
+                };
+                let case = format!("{asked:?}, shader-f16 {has_f16}, {vram:?}");
+                assert_eq!(decision.weight_dtype, want, "{case}");
+                let reason = (decision.reasons.iter())
+                    .find(|r| r.signal == "weightDtype")
+                    .unwrap_or_else(|| panic!("{case}: no weightDtype reason"));
+                assert_eq!(reason.value, want.name(), "{case}");
+                let why = match (asked, vram, has_f16) {
+                    (WeightDtype::F32, ..) => "option",
+                    (_, VramMode::Cpu, _) => "CPU",
+                    (_, _, false) => "no shader-f16",
+                    _ => "has shader-f16",
+                };
+                assert!(reason.effect.contains(why), "{case}: {reason:?}");
+                let (stepped, _) = step_down_after_oom(&decision, 1);
+                assert_eq!(stepped.weight_dtype, want, "{case}: after an OOM");
+            }
+        }
+    }
+    assert_eq!(swiftshader().features, Vec::<String>::new());
+    let auto = select(&swiftshader(), &Options::default(), None);
+    assert_eq!(
+        auto.weight_dtype,
+        WeightDtype::F32,
+        "SwiftShader has no f16"
+    );
+}

@@ -2,13 +2,15 @@
 //! The whole pipeline natively: `Runtime::load_model` streams all-MiniLM-L6-v2 from its folder
 //! (FileSource), `Runtime::embed` runs it through the manager and the executor on lavapipe (or on
 //! burn's CPU backend), in several VRAM states; embeddings must equal sentence-transformers'.
+//! Weights are held in f32 here (lavapipe has `shader-f16`, so `auto` would pick f16); the f16
+//! path has its own tests in `runtime_f16.rs`.
 
 use std::path::Path;
 
 use pollster::block_on;
 use webvram::fetch::{FileSource, LoadOptions};
 use webvram::manager::Tier;
-use webvram::policy::{Options, VramMode};
+use webvram::policy::{Options, VramMode, WeightDtype};
 use webvram::{Runtime, RuntimeOptions};
 
 const MIB: u64 = 1 << 20;
@@ -32,6 +34,7 @@ fn runtime(vram: VramMode, budget: Option<u64>) -> Runtime {
         vram,
         vram_budget: budget,
         reserve_vram: budget.map(|_| 0),
+        weight_dtype: WeightDtype::F32,
         ..Options::default()
     };
     let options = RuntimeOptions {
@@ -146,6 +149,7 @@ fn out_of_memory_steps_down_reports_events_and_teaches_the_next_runtime() {
         vram: VramMode::Normal,
         vram_budget: Some(200 * MIB),
         reserve_vram: Some(0),
+        weight_dtype: WeightDtype::F32,
         ..Options::default()
     };
     let options = RuntimeOptions {

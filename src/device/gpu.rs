@@ -61,6 +61,14 @@ impl GpuContext {
         &self.setup.queue
     }
 
+    /// Whether the device can store and read f16 (WebGPU's `shader-f16`).
+    pub fn has_shader_f16(&self) -> bool {
+        self.setup
+            .device
+            .features()
+            .contains(wgpu::Features::SHADER_F16)
+    }
+
     /// Limits the device was actually created with.
     pub fn limits(&self) -> wgpu::Limits {
         self.setup.device.limits()

@@ -73,6 +73,16 @@ pub enum ExecError {
         /// The device's limit.
         limit: u64,
     },
+    /// A layer held in f16 was to be uploaded to a device without `shader-f16` (or to the CPU
+    /// backend): load its weights in f32 for this device.
+    #[error(
+        "layer \"{layer}\" is held in f16 but the device has no shader-f16; load the model \
+         with weightDtype \"f32\" (or \"auto\") on this device"
+    )]
+    F16Unsupported {
+        /// The layer's name.
+        layer: String,
+    },
     /// A layer's bytes are needed but are only in the cache or at their URL, and no
     /// [`LayerSource`](crate::exec::LayerSource) is set to bring them back.
     #[error(
@@ -140,7 +150,9 @@ impl ExecError {
             ExecError::OutOfMemory { .. }
             | ExecError::Manager(crate::manager::ManagerError::DoesNotFit { .. }) => "OOM",
             ExecError::DeviceLost { .. } => "DEVICE_LOST",
-            ExecError::TensorTooLarge { .. } | ExecError::UnsupportedMove { .. } => "UNSUPPORTED",
+            ExecError::TensorTooLarge { .. }
+            | ExecError::UnsupportedMove { .. }
+            | ExecError::F16Unsupported { .. } => "UNSUPPORTED",
             ExecError::BadInput(_) => "INVALID_INPUT",
             _ => "EXECUTION",
         }

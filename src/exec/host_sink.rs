@@ -1,15 +1,17 @@
-//! Streaming tensors from the loader into [`HostLayer`]s, converted to f32 on the way.
+//! Streaming tensors from the loader into [`HostLayer`]s, converted on the way to the dtype the
+//! device stores them in.
 
 use std::collections::BTreeMap;
 
-use crate::exec::host::{HostLayer, HostTensor};
+use crate::exec::host::{HostLayer, HostTensor, HostValues};
 use crate::weights::{ConvertTarget, Converter, TensorInfo, TensorSink, WeightsError};
 
 /// Where a checkpoint tensor belongs: `Some((layer, name within the layer))`, or `None` to skip it
 /// (tensors the model does not use, such as BERT's pooler or its integer `position_ids`).
 pub type LayerOf = dyn Fn(&str) -> Option<(String, String)>;
 
-/// A [`TensorSink`] that converts every tensor it keeps to f32 and groups them into layers.
+/// A [`TensorSink`] that converts every tensor it keeps to f32 (or, with
+/// [`storing`](Self::storing), f16) and groups them into layers.
 ///
 /// Conversion is chunk-wise: the only temporary is one piece of converted bytes, so the memory of a
 /// load is the converted weights plus one chunk.
@@ -18,13 +20,14 @@ pub struct HostSink<'a> {
     layers: BTreeMap<String, HostLayer>,
     current: Option<Current>,
     scratch: Vec<u8>,
+    dtype: ConvertTarget,
 }
 
 struct Current {
     layer: String,
     name: String,
     shape: Vec<usize>,
-    data: Vec<f32>,
+    data: HostValues,
     converter: Converter,
 }
 
@@ -37,7 +40,15 @@ impl<'a> HostSink<'a> {
             layers: BTreeMap::new(),
             current: None,
             scratch: Vec::new(),
+            dtype: ConvertTarget::F32,
         }
+    }
+
+    /// Keeps the tensors in `dtype` instead of f32.
+    #[must_use]
+    pub fn storing(mut self, dtype: ConvertTarget) -> Self {
+        self.dtype = dtype;
+        self
     }
 
     /// The layers received so far, by name.
@@ -53,13 +64,13 @@ impl TensorSink for HostSink<'_> {
         self.current = match (self.layer_of)(tensor.name()) {
             None => None,
             Some((layer, name)) => {
-                let converter = Converter::for_tensor(tensor, ConvertTarget::F32)?;
+                let converter = Converter::for_tensor(tensor, self.dtype)?;
                 let shape = tensor.shape().iter().map(|&d| d as usize).collect();
                 Some(Current {
                     layer,
                     name,
                     shape,
-                    data: Vec::with_capacity(tensor.numel() as usize),
+                    data: HostValues::with_capacity(self.dtype, tensor.numel() as usize),
                     converter,
                 })
             }
@@ -71,10 +82,7 @@ impl TensorSink for HostSink<'_> {
         if let Some(current) = &mut self.current {
             self.scratch.clear();
             current.converter.push(bytes, &mut self.scratch);
-            let values = self.scratch.chunks_exact(4);
-            current
-                .data
-                .extend(values.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+            current.data.extend_le_bytes(&self.scratch);
         }
         Ok(())
     }

@@ -2,14 +2,18 @@
 
 use std::collections::BTreeMap;
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, FloatDType, Tensor, TensorData};
 
 use crate::exec::error::ExecError;
-use crate::exec::host::HostLayer;
+use crate::exec::host::{HostLayer, HostValues};
 
 /// A layer's weights on the device. Each tensor is stored flat and reshaped on use (a metadata-only
 /// operation), so one map holds tensors of every rank. Dropping this frees the device memory (burn
 /// returns the buffers to its pool; `memory_cleanup` gives pool pages back).
+///
+/// Tensors keep the host's dtype on the device. f16 weights are widened to f32 where a layer
+/// reads them ([`get`](Self::get)), as ComfyUI's manual cast does: they take half the memory
+/// while resident and the model computes in f32 either way.
 #[derive(Clone, Debug)]
 pub struct LayerWeights {
     name: String,
@@ -18,18 +22,24 @@ pub struct LayerWeights {
 }
 
 impl LayerWeights {
-    /// Copies `host` onto `device` (one upload per tensor, queued; burn orders them before any
-    /// compute that reads them).
+    /// Copies `host` onto `device` in the host's dtype (one upload per tensor, queued; burn
+    /// orders them before any compute that reads them). f16 needs a device with `shader-f16`.
     pub fn upload(host: &HostLayer, device: &Device) -> Self {
         let tensors = host
             .tensors
             .iter()
             .map(|(name, t)| {
-                let data = TensorData::new(t.data.clone(), [t.data.len()]);
-                (
-                    name.clone(),
-                    (Tensor::<1>::from_data(data, device), t.shape.clone()),
-                )
+                let len = [t.data.len()];
+                let tensor = match &t.data {
+                    HostValues::F32(values) => {
+                        Tensor::<1>::from_data(TensorData::new(values.clone(), len), device)
+                    }
+                    HostValues::F16(values) => Tensor::<1>::from_data(
+                        TensorData::new(values.clone(), len),
+                        (device, DType::F16),
+                    ),
+                };
+                (name.clone(), (tensor, t.shape.clone()))
             })
             .collect();
         Self {
@@ -49,7 +59,8 @@ impl LayerWeights {
         self.bytes
     }
 
-    /// The tensor `name` with its stored shape, which must have rank `D`.
+    /// The tensor `name` with its stored shape, which must have rank `D`, in f32: an f16 tensor
+    /// is widened into a temporary that lives as long as the caller holds it.
     ///
     /// # Errors
     /// [`ExecError::MissingTensor`] or [`ExecError::BadShape`] (wrong rank), naming layer and tensor.
@@ -70,7 +81,7 @@ impl LayerWeights {
                 actual: shape.clone(),
                 expected: format!("rank {D}"),
             })?;
-        Ok(tensor.clone().reshape(dims))
+        Ok(tensor.clone().cast(FloatDType::F32).reshape(dims))
     }
 
     /// The shape stored for `name`, if the layer has it.

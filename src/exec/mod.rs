@@ -2,7 +2,8 @@
 //!
 //! The manager decides *where* each layer lives; this module makes it so and runs models over it:
 //!
-//! - [`HostLayer`] holds a layer's weights in wasm memory (the Host tier), converted to f32.
+//! - [`HostLayer`] holds a layer's weights in wasm memory (the Host tier), in the dtype the
+//!   device stores them in (f32, or f16 with `shader-f16`).
 //! - [`LayerWeights`] is the same layer as burn tensors on the compute device; dropping it frees them.
 //! - [`LayeredModel`] is what a model implements: one call per layer, weights passed in, so the model
 //!   never knows whether a layer was resident or streamed in for this call.
@@ -61,7 +62,7 @@ pub use compute::Compute;
 pub use error::ExecError;
 pub use executor::Executor;
 pub use forward::ForwardStats;
-pub use host::{HostLayer, HostTensor};
+pub use host::{HostLayer, HostTensor, HostValues};
 pub use host_sink::{HostSink, LayerOf};
 pub use layer::LayerWeights;
 pub use model::LayeredModel;

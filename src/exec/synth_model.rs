@@ -10,6 +10,7 @@ use crate::exec::host::{HostLayer, HostTensor};
 use crate::exec::layer::LayerWeights;
 use crate::exec::model::LayeredModel;
 use crate::manager::{Dtype, InferenceEstimate, LayerSpec, ModelSpec};
+use crate::weights::ConvertTarget;
 use crate::weights::Dtype as StoredDtype;
 use crate::weights::synth::{SynthSpec, synth_value};
 
@@ -18,7 +19,8 @@ use crate::weights::synth::{SynthSpec, synth_value};
 /// `h ← tanh(h · Wᵢᵀ · scale + bᵢ)`, with `scale = 1/√width`
 ///
 /// so activations stay in (−1, 1) and do not saturate however deep the stack (weights are
-/// uniform multiples of 1/256 in [−1, 1)). Its checkpoint is [`checkpoint`](Self::checkpoint);
+/// uniform multiples of 1/256 in [−1, 1), exact in f16 as well as f32, so one reference serves
+/// both). Its checkpoint is [`checkpoint`](Self::checkpoint);
 /// [`reference`](Self::reference) computes the same function in f64 on the CPU, from the
 /// generator's formula rather than from the file.
 ///
@@ -44,7 +46,12 @@ impl SynthMlp {
 
     /// Bytes of one layer in f32.
     pub fn layer_bytes(&self) -> u64 {
-        ((self.width * self.width + self.width) * size_of::<f32>()) as u64
+        self.layer_bytes_in(ConvertTarget::F32)
+    }
+
+    /// Bytes of one layer held in `dtype`.
+    pub fn layer_bytes_in(&self, dtype: ConvertTarget) -> u64 {
+        ((self.width * self.width + self.width) * dtype.size()) as u64
     }
 
     /// Bytes of the whole model in f32.
@@ -67,15 +74,26 @@ impl SynthMlp {
         }
     }
 
-    /// The manager's view: one f32 layer per name (weights are uploaded in f32), activations
-    /// estimated as `inference`.
+    /// The manager's view: one f32 layer per name, activations estimated as `inference`.
     pub fn model_spec(&self, name: &str, inference: InferenceEstimate) -> ModelSpec {
+        self.model_spec_in(name, inference, ConvertTarget::F32)
+    }
+
+    /// The manager's view with the layers held in `dtype`.
+    pub fn model_spec_in(
+        &self,
+        name: &str,
+        inference: InferenceEstimate,
+        dtype: ConvertTarget,
+    ) -> ModelSpec {
+        let bytes = self.layer_bytes_in(dtype);
+        let dtype = Dtype::from(dtype);
         let layers = (self.names().into_iter().enumerate())
-            .map(|(i, n)| LayerSpec::new(n, i as u32, Dtype::F32, self.layer_bytes()))
+            .map(|(i, n)| LayerSpec::new(n, i as u32, dtype, bytes))
             .collect();
         ModelSpec {
             name: name.into(),
-            dtype: Dtype::F32,
+            dtype,
             layers,
             inference,
             cached: true,
@@ -89,7 +107,7 @@ impl SynthMlp {
         let tensor = |name: &str, shape: Vec<usize>| {
             let n = shape.iter().product::<usize>() as u64;
             let data = (0..n).map(|i| synth_value(self.seed, name, i)).collect();
-            HostTensor { shape, data }
+            HostTensor::f32(shape, data)
         };
         (self.names().into_iter())
             .map(|name| {

@@ -73,10 +73,17 @@ pub(crate) async fn upload(
     simulated_capacity: Option<u64>,
 ) -> Result<LayerWeights, ExecError> {
     check_simulated(compute.device(), host, simulated_capacity)?;
+    let f16_unsupported = || ExecError::F16Unsupported {
+        layer: host.name.clone(),
+    };
     let gpu = match compute {
+        Compute::Cpu(_) if host.has_f16() => return Err(f16_unsupported()),
         Compute::Cpu(device) => return Ok(LayerWeights::upload(host, device)),
         Compute::Gpu(gpu) => gpu,
     };
+    if host.has_f16() && !gpu.has_shader_f16() {
+        return Err(f16_unsupported());
+    }
     check_binding_limit(host, gpu.limits().max_storage_buffer_binding_size)?;
     let device = gpu.wgpu_device();
     let oom_scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
@@ -116,10 +123,7 @@ mod tests {
     #[test]
     fn a_tensor_over_the_binding_limit_is_refused_by_name() {
         let mut host = HostLayer::new("layer.0");
-        let tensor = |n: usize| HostTensor {
-            shape: vec![n],
-            data: vec![0.0; n],
-        };
+        let tensor = |n: usize| HostTensor::f32(vec![n], vec![0.0; n]);
         host.tensors.insert("bias".into(), tensor(4));
         host.tensors.insert("weight".into(), tensor(64));
         assert_eq!(check_binding_limit(&host, 256), Ok(()));

@@ -40,7 +40,7 @@ impl JsModel {
 
 #[wasm_bindgen(js_class = Model)]
 impl JsModel {
-    /// `{id, url, fileBytes, weightBytes, layers, dimension, shards}`.
+    /// `{id, url, fileBytes, weightBytes, weightDtype, layers, dimension, shards}`.
     #[wasm_bindgen(getter, unchecked_return_type = "ModelInfo")]
     pub fn info(&self) -> Result<JsValue, JsValue> {
         to_js(&self.info)

@@ -23,6 +23,9 @@ export interface RuntimeOptions {
   idleUnloadMs?: number;
   /** Keep a wasm copy of GPU layers (default: only on discrete GPUs). */
   keepHostCopy?: boolean;
+  /** What weights are held in: `'auto'` (default) is f16 on adapters with `shader-f16`, else
+   * f32. f16 halves the memory weights take; compute stays f32 (outputs move ~1e-3). */
+  weightDtype?: 'auto' | 'f32' | 'f16';
   powerPreference?: 'high-performance' | 'low-power';
   /** Apply and store budgets learned from out-of-memory events (localStorage; default true). */
   rememberBudget?: boolean;
@@ -61,6 +64,8 @@ export interface Decision {
   minWeightRatioPermille: number;
   hostBudgetBytes: number;
   oomCount: number;
+  /** What weights are held in, as chosen from `weightDtype` and the adapter. */
+  weightDtype: 'f32' | 'f16';
   fingerprint: string;
   reasons: Reason[];
 }
@@ -128,7 +133,9 @@ export interface ModelInfo {
   id: number;
   url: string;
   fileBytes: number;
+  /** Bytes of the weights as held (what the books count). */
   weightBytes: number;
+  weightDtype: 'f32' | 'f16';
   layers: number;
   dimension: number;
   shards: string[];

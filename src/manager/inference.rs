@@ -23,7 +23,8 @@ pub enum InferenceEstimate {
     /// A transformer encoder (BERT) run one block at a time. Peak elements in one block:
     /// hidden in and out (2·T·H), Q, K and V (3·T·H), attention scores and probabilities
     /// (2·B·heads·S²) and the feed-forward intermediate (T·I), with T = B·S tokens; times
-    /// `bytes_per_element`. A sum, so an upper bound of the true peak.
+    /// `bytes_per_element`, plus the widened copy of an f16 layer. A sum, so an upper bound of
+    /// the true peak.
     #[serde(rename_all = "camelCase")]
     Encoder {
         /// Hidden size H.
@@ -34,6 +35,10 @@ pub enum InferenceEstimate {
         heads: u64,
         /// Bytes per activation element (4 for f32 compute, 2 for f16).
         bytes_per_element: u64,
+        /// Bytes of the f32 copies a layer held in f16 is widened into while it runs (the
+        /// largest layer's, twice its f16 bytes); 0 when weights are held in f32.
+        #[serde(default)]
+        widened_weights: u64,
     },
     /// `fixed + per_token × batch × sequence`, for architectures without a closed form yet.
     #[serde(rename_all = "camelCase")]
@@ -57,6 +62,7 @@ impl InferenceEstimate {
                 intermediate,
                 heads,
                 bytes_per_element,
+                widened_weights,
             } => {
                 let hidden_elements = tokens.saturating_mul(hidden).saturating_mul(5);
                 let attention = workload
@@ -69,6 +75,7 @@ impl InferenceEstimate {
                     .saturating_add(attention)
                     .saturating_add(ffn)
                     .saturating_mul(bytes_per_element)
+                    .saturating_add(widened_weights)
             }
             Self::PerToken { fixed, per_token } => {
                 fixed.saturating_add(per_token.saturating_mul(tokens))
@@ -89,6 +96,7 @@ mod tests {
             intermediate: 1536,
             heads: 12,
             bytes_per_element: 4,
+            widened_weights: 0,
         };
         // T = 256: 5·256·384 = 491_520; 2·12·256² = 1_572_864; 256·1536 = 393_216.
         let expected = (491_520 + 1_572_864 + 393_216) * 4;
@@ -105,6 +113,19 @@ mod tests {
                 sequence: 256
             }) > 8 * expected / 2
         );
+        // Held in f16, the largest layer's f32 copy comes on top.
+        let f16 = InferenceEstimate::Encoder {
+            hidden: 384,
+            intermediate: 1536,
+            heads: 12,
+            bytes_per_element: 4,
+            widened_weights: 7_077_888,
+        };
+        let one = Workload {
+            batch: 1,
+            sequence: 256,
+        };
+        assert_eq!(f16.bytes(one), expected + 7_077_888);
     }
 
     #[test]

@@ -44,6 +44,15 @@ pub enum Dtype {
     F8,
 }
 
+impl From<crate::weights::ConvertTarget> for Dtype {
+    fn from(target: crate::weights::ConvertTarget) -> Self {
+        match target {
+            crate::weights::ConvertTarget::F32 => Self::F32,
+            crate::weights::ConvertTarget::F16 => Self::F16,
+        }
+    }
+}
+
 /// One layer as the model describes it: its name, when it runs, and its size in each dtype it
 /// can be stored in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::{MIN_WEIGHT_RATIO_PERMILLE, WASM_WEIGHT_CAP, min_inference};
 use super::class::DeviceClass;
+use super::options::WeightDtype;
 use super::reasons::{Reason, bytes_value};
 use super::state::{CpuState, VramState};
 
@@ -42,6 +43,8 @@ pub struct Decision {
     pub host_budget_bytes: u64,
     /// Out-of-memory events behind this decision, in this session or learned from earlier ones.
     pub oom_count: u32,
+    /// What weights are held in: [`WeightDtype::F16`] or [`WeightDtype::F32`], never `Auto`.
+    pub weight_dtype: WeightDtype,
     /// The adapter's fingerprint, the key a learned budget is stored under.
     pub fingerprint: String,
     /// Why each number is what it is, in the order they were decided.
@@ -51,7 +54,7 @@ pub struct Decision {
 impl Decision {
     /// A decision with given numbers, not drawn from an adapter: for tests, benchmarks and pages
     /// that know their GPU. The floors follow the same rules as `select`; memory counts as
-    /// unified only in `Shared` state.
+    /// unified only in `Shared` state; weights are held in f32.
     pub fn fixed(state: VramState, budget_bytes: u64, reserve_bytes: u64) -> Self {
         let device_class = match state {
             VramState::Disabled => DeviceClass::None,
@@ -71,6 +74,7 @@ impl Decision {
             min_weight_ratio_permille: MIN_WEIGHT_RATIO_PERMILLE,
             host_budget_bytes: WASM_WEIGHT_CAP,
             oom_count: 0,
+            weight_dtype: WeightDtype::F32,
             fingerprint: "fixed".into(),
             reasons: vec![Reason::new(
                 "fixed",

@@ -21,7 +21,7 @@ pub use class::DeviceClass;
 pub use decision::Decision;
 pub use error::PolicyError;
 pub use fingerprint::fingerprint;
-pub use options::{Options, VramMode};
+pub use options::{Options, VramMode, WeightDtype};
 pub use reasons::Reason;
 pub use select::select;
 pub use state::{CpuState, VramState};

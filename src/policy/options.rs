@@ -76,6 +76,34 @@ impl FromStr for VramMode {
     }
 }
 
+/// The `weightDtype` option: what weights are held in, on the device and in wasm memory.
+///
+/// Serialized in lower case (`"auto"`, `"f32"`, `"f16"`). Compute is f32 whatever is stored:
+/// f16 weights are widened where a layer reads them, so f16 halves the memory weights take
+/// and rounds each weight once (outputs move by about 1e-3 relative; see the README).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightDtype {
+    /// f16 when the adapter has `shader-f16` and compute runs on it, else f32.
+    #[default]
+    Auto,
+    /// Always f32: outputs exactly as the checkpoint's f32 weights give them.
+    F32,
+    /// f16 where the adapter has `shader-f16`; elsewhere f32, with a reason saying so.
+    F16,
+}
+
+impl WeightDtype {
+    /// The option's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+        }
+    }
+}
+
 /// Every knob of the policy and the manager, as the page passes them.
 ///
 /// Serialized in camelCase like [`AdapterProfile`](crate::device::AdapterProfile);
@@ -102,6 +130,8 @@ pub struct Options {
     /// Keep a wasm-memory copy of GPU-resident layers. `None` keeps one on discrete GPUs and
     /// none on unified memory, where the copy would sit in the same RAM twice.
     pub keep_host_copy: Option<bool>,
+    /// What weights are held in (`auto`: f16 with `shader-f16`, else f32).
+    pub weight_dtype: WeightDtype,
 }
 
 impl Default for Options {
@@ -114,6 +144,7 @@ impl Default for Options {
             smart_memory: true,
             idle_unload_ms: None,
             keep_host_copy: None,
+            weight_dtype: WeightDtype::Auto,
         }
     }
 }
@@ -139,5 +170,9 @@ mod tests {
         assert_eq!(options.reserve_vram, Some(1024));
         assert!(options.smart_memory);
         assert_eq!(options.idle_unload_ms, None);
+        assert_eq!(options.weight_dtype, WeightDtype::Auto);
+        let options: Options = serde_json::from_str(r#"{"weightDtype":"f16"}"#).unwrap();
+        assert_eq!(options.weight_dtype, WeightDtype::F16);
+        assert!(serde_json::from_str::<Options>(r#"{"weightDtype":"bf16"}"#).is_err());
     }
 }

@@ -5,7 +5,7 @@ use super::budget::{self, LOW_VRAM_THRESHOLD};
 use super::class::{Classified, DeviceClass, classify};
 use super::decision::Decision;
 use super::fingerprint::fingerprint;
-use super::options::{Options, VramMode};
+use super::options::{Options, VramMode, WeightDtype};
 use super::reasons::{Reason, bytes_value};
 use super::state::{CpuState, VramState};
 use crate::device::AdapterProfile;
@@ -50,6 +50,7 @@ pub fn select(
         budget
     };
     let host_budget_bytes = choose_host_budget(options, ram, &mut reasons);
+    let weight_dtype = choose_weight_dtype(options.weight_dtype, profile, state, &mut reasons);
     reasons.push(Reason::new(
         "state",
         state.name(),
@@ -68,6 +69,7 @@ pub fn select(
         min_weight_ratio_permille: budget::min_weight_ratio_permille(profile),
         host_budget_bytes,
         oom_count: learned.map_or(0, |l| l.oom_count),
+        weight_dtype,
         fingerprint,
         reasons,
     }
@@ -195,4 +197,29 @@ fn choose_host_budget(options: &Options, ram: u64, reasons: &mut Vec<Reason>) ->
     };
     reasons.push(Reason::new("hostBudget", bytes_value(bytes), effect));
     bytes
+}
+
+/// f16 when asked (or `auto`), the adapter has `shader-f16` and the GPU computes; else f32.
+/// An explicit `f16` the device cannot honour falls back with a reason instead of failing: the
+/// page then runs on every adapter.
+fn choose_weight_dtype(
+    asked: WeightDtype,
+    profile: &AdapterProfile,
+    state: VramState,
+    reasons: &mut Vec<Reason>,
+) -> WeightDtype {
+    let (chosen, effect) = match asked {
+        WeightDtype::F32 => (WeightDtype::F32, "weightDtype option"),
+        _ if state == VramState::Disabled => (WeightDtype::F32, "the CPU backend computes in f32"),
+        _ if !profile.has_feature("shader-f16") => (
+            WeightDtype::F32,
+            "the adapter has no shader-f16: weights are held in f32",
+        ),
+        _ => (
+            WeightDtype::F16,
+            "the adapter has shader-f16: weights are held in f16, widened to f32 per layer",
+        ),
+    };
+    reasons.push(Reason::new("weightDtype", chosen.name(), effect));
+    chosen
 }

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::rc::Rc;
 
-use crate::exec::{ExecError, HostLayer, HostTensor, LayerSource, LocalFuture};
+use crate::exec::{ExecError, HostLayer, HostTensor, HostValues, LayerSource, LocalFuture};
 use crate::fetch::{ByteSource, Loaded, SourceError, read_range};
 use crate::manager::ModelId;
-use crate::weights::{Dtype, to_f32_vec};
+use crate::weights::{ConvertTarget, Dtype};
 
 /// Reads byte ranges of model files: the browser's Cache Storage then the network, or the file
 /// system natively.
@@ -48,6 +48,8 @@ struct Located {
     url: String,
     range: Range<u64>,
     dtype: Dtype,
+    /// What the layer is held in once read (as the load converted it).
+    held_as: ConvertTarget,
     shape: Vec<usize>,
 }
 
@@ -68,12 +70,13 @@ impl LayerFiles {
 
     /// Records where model `id`'s layers are, from its load: `layer_of` maps a checkpoint tensor
     /// to (layer, name within the layer), as it did for the load; tensors it skips are not
-    /// brought back.
+    /// brought back. Layers read back are converted to `held_as`, as the load converted them.
     pub fn register(
         &self,
         id: ModelId,
         loaded: &Loaded,
         layer_of: &dyn Fn(&str) -> Option<(String, String)>,
+        held_as: ConvertTarget,
     ) {
         let mut layers: BTreeMap<String, Vec<Located>> = BTreeMap::new();
         for shard in loaded.shards() {
@@ -90,6 +93,7 @@ impl LayerFiles {
                     url: shard.url().to_owned(),
                     range,
                     dtype: tensor.dtype(),
+                    held_as,
                     shape: tensor.shape().iter().map(|&d| d as usize).collect(),
                 });
             }
@@ -114,7 +118,7 @@ impl LayerFiles {
         for tensor in tensors {
             let bytes = (self.reader.read(&tensor.url, tensor.range.clone()).await)
                 .map_err(|err| source_error(format!("reading {}: {err}", tensor.full)))?;
-            let data = to_f32_vec(&tensor.full, tensor.dtype, &bytes)
+            let data = HostValues::convert(&tensor.full, tensor.dtype, &bytes, tensor.held_as)
                 .map_err(|err| source_error(err.to_string()))?;
             let shape = tensor.shape;
             host.tensors.insert(tensor.name, HostTensor { shape, data });

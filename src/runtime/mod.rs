@@ -16,6 +16,7 @@ use crate::exec::{Compute, Executor};
 use crate::manager::{Manager, MemoryMap, ModelId};
 use crate::policy::{self, Decision, LearnedBudget, VramMode};
 use crate::stats::{DeviceStats, SystemInfo, SystemStats, os_from_user_agent};
+use crate::weights::ConvertTarget;
 
 pub use events::{RuntimeEvent, layer_moves};
 pub use layer_files::{LayerFiles, RangeReader};
@@ -165,6 +166,16 @@ impl Runtime {
     /// The executor: every loaded model's layers, on the device and in wasm memory.
     pub fn executor(&self) -> &Executor {
         &self.exec
+    }
+
+    /// What model weights are held in, on the device and in wasm memory: f16 when the decision
+    /// says so and the device really has `shader-f16`, else f32.
+    pub fn weight_dtype(&self) -> ConvertTarget {
+        let device_has_f16 = self.gpu().is_some_and(GpuContext::has_shader_f16);
+        match self.decision().weight_dtype {
+            policy::WeightDtype::F16 if device_has_f16 => ConvertTarget::F16,
+            _ => ConvertTarget::F32,
+        }
     }
 
     /// ComfyUI's name for the VRAM state (`"SHARED"`, `"LOW_VRAM"`, …).

@@ -15,6 +15,7 @@ use crate::models::bert::{
     TOKENIZER_FILE, WORD_TABLE, layer_of,
 };
 use crate::runtime::Runtime;
+use crate::weights::ConvertTarget;
 
 /// Largest config file read whole (configs are a few hundred bytes).
 const CONFIG_LIMIT: u64 = 1 << 20;
@@ -43,8 +44,10 @@ pub struct ModelInfo {
     pub url: String,
     /// Bytes of its weight files.
     pub file_bytes: u64,
-    /// Bytes of its weights as computed (f32), what the manager books.
+    /// Bytes of its weights as held (f32, or f16 with `shader-f16`), what the manager books.
     pub weight_bytes: u64,
+    /// What its weights are held in: `"f32"` or `"f16"`.
+    pub weight_dtype: Dtype,
     /// Layers registered with the manager.
     pub layers: usize,
     /// Width of its embeddings.
@@ -100,7 +103,8 @@ impl Runtime {
         drop(tokenizer_json);
         let bert = BertModel::new(config, head)?;
 
-        let (mut layers, loaded) = load_weights(source, base, options, progress).await?;
+        let held_as = self.weight_dtype();
+        let (mut layers, loaded) = load_weights(source, base, options, held_as, progress).await?;
         let words = (layers.get_mut(EMBEDDINGS_LAYER))
             .and_then(|layer| layer.tensors.remove(WORD_TABLE))
             .ok_or_else(|| ExecError::MissingTensor {
@@ -108,22 +112,29 @@ impl Runtime {
                 tensor: WORD_TABLE.into(),
             })?;
         let names = crate::exec::LayeredModel::layer_names(&bert);
+        let dtype = Dtype::from(held_as);
         let specs = (names.iter().enumerate())
             .map(|(order, name)| {
                 let bytes = layers.get(name).map_or(0, |l| l.bytes());
-                LayerSpec::new(name.clone(), order as u32, Dtype::F32, bytes)
+                LayerSpec::new(name.clone(), order as u32, dtype, bytes)
             })
             .collect();
         let config = bert.config();
+        let largest_layer = layers.values().map(|l| l.bytes()).max().unwrap_or(0);
+        let widened_weights = match held_as {
+            ConvertTarget::F16 => largest_layer.saturating_mul(2),
+            ConvertTarget::F32 => 0,
+        };
         let spec = ModelSpec {
             name: base.to_owned(),
-            dtype: Dtype::F32,
+            dtype,
             layers: specs,
             inference: InferenceEstimate::Encoder {
                 hidden: config.hidden_size() as u64,
                 intermediate: config.intermediate_size() as u64,
                 heads: config.num_attention_heads() as u64,
                 bytes_per_element: 4,
+                widened_weights,
             },
             cached: false,
         };
@@ -138,7 +149,7 @@ impl Runtime {
                 layer_of(tensor)
                     .filter(|(layer, name)| !(layer == EMBEDDINGS_LAYER && name == WORD_TABLE))
             };
-            files.register(id, &loaded, &refetched);
+            files.register(id, &loaded, &refetched, held_as);
         }
         // The executor holds every layer in wasm memory now: the books say so too.
         let arrived = self.manager.loaded_into_host(id, self.now_ms())?;
@@ -148,6 +159,7 @@ impl Runtime {
             url: base.to_owned(),
             file_bytes: loaded.total(),
             weight_bytes,
+            weight_dtype: dtype,
             layers: names.len(),
             dimension: bert.config().hidden_size(),
             shards: loaded
@@ -286,18 +298,19 @@ async fn load_weights<S: ByteSource>(
     source: &S,
     base: &str,
     options: &LoadOptions,
+    held_as: ConvertTarget,
     mut progress: impl FnMut(&Progress<'_>),
 ) -> Result<(BTreeMap<String, crate::exec::HostLayer>, Loaded), Error> {
     let layer_of = layer_of;
     let single = format!("{base}/model.safetensors");
-    let mut sink = HostSink::new(&layer_of);
+    let mut sink = HostSink::new(&layer_of).storing(held_as);
     match load_model(source, &single, &mut sink, options, &mut progress).await {
         Ok(loaded) => return Ok((sink.into_layers(), loaded)),
         Err(FetchError::NotFound { url }) if url == single => {}
         Err(err) => return Err(err.into()),
     }
     let index = format!("{base}/model.safetensors.index.json");
-    let mut sink = HostSink::new(&layer_of);
+    let mut sink = HostSink::new(&layer_of).storing(held_as);
     let loaded = load_model(source, &index, &mut sink, options, &mut progress).await?;
     Ok((sink.into_layers(), loaded))
 }

@@ -53,6 +53,7 @@ test('errors are Error subclasses with a code and the failing file', async () =>
     const negative = await caught(Runtime.create({ vramBudget: -1 }));
     const capacity = await caught(Runtime.create({ simulatedGpuCapacity: 'lots' }));
     const remember = await caught(Runtime.create({ rememberBudget: 'yes' }));
+    const dtype = await caught(Runtime.create({ weightDtype: 'bf16' }));
     const rt = await Runtime.create({ vram: 'cpu' });
     const required = await caught(rt.loadModelsGpu([], { memoryRequired: -1 }));
     const missing = await caught(rt.loadModel(`${url}/../no-such-model`, { cache: false }));
@@ -64,6 +65,7 @@ test('errors are Error subclasses with a code and the failing file', async () =>
       negative: describe(negative),
       capacity: describe(capacity),
       remember: describe(remember),
+      dtype: describe(dtype),
       required: describe(required),
       missing: { ...describe(missing), isClass: missing instanceof FetchError },
       aborted: { ...describe(aborted), isClass: aborted instanceof AbortError },
@@ -79,6 +81,8 @@ test('errors are Error subclasses with a code and the failing file', async () =>
   assert.match(out.capacity.message, /simulatedGpuCapacity/);
   assert.equal(out.remember.code, 'INVALID_OPTION');
   assert.match(out.remember.message, /rememberBudget/);
+  assert.equal(out.dtype.code, 'INVALID_OPTION');
+  assert.match(out.dtype.message, /bf16/);
   assert.equal(out.required.code, 'INVALID_OPTION');
   assert.match(out.required.message, /memoryRequired/);
   assert.equal(out.missing.code, 'FETCH');
@@ -87,6 +91,30 @@ test('errors are Error subclasses with a code and the failing file', async () =>
   assert.equal(out.aborted.code, 'ABORTED');
   assert.equal(out.aborted.name, 'AbortError');
   assert.ok(out.aborted.isClass);
+});
+
+test('weights are held in f32 on SwiftShader (no shader-f16), even when f16 is asked for', async () => {
+  const out = await inPage(async (webvram, url) => {
+    const rt = await webvram.Runtime.create({ weightDtype: 'f16' });
+    const model = await rt.loadModel(url, { cache: false });
+    const reason = rt.systemStats().policy.reasons.find((r) => r.signal === 'weightDtype');
+    const result = {
+      features: rt.adapter.features, decided: rt.systemStats().policy.weightDtype, reason,
+      info: model.info,
+      mapped: rt.systemStats().memory_map.layers.reduce((sum, l) => sum + l.bytes, 0),
+    };
+    rt.destroy();
+    return result;
+  });
+  assert.ok(!out.features.includes('shader-f16'), 'SwiftShader gained shader-f16: test f16 here too');
+  assert.equal(out.decided, 'f32');
+  assert.equal(out.reason.value, 'f32');
+  assert.match(out.reason.effect, /no shader-f16/);
+  assert.equal(out.info.weightDtype, 'f32');
+  // The encoder without its word table (kept for host-side lookups) is 43.4 MB in f32 and would
+  // be 21.7 MB in f16; the books count what is held.
+  assert.ok(out.info.weightBytes > 40e6, JSON.stringify(out.info));
+  assert.equal(out.mapped, out.info.weightBytes);
 });
 
 test('an out-of-memory event steps down, is heard, is remembered, and the result is unchanged', async () => {

@@ -15,8 +15,8 @@ use webvram::exec::{ExecError, Executor, HostLayer, HostSink, LayerSource, Local
 use webvram::fetch::{FileSource, LoadOptions, load_model};
 use webvram::manager::{InferenceEstimate, Manager, ModelId};
 use webvram::policy::{Decision, Options};
-use webvram::weights::Dtype;
 use webvram::weights::synth::write_checkpoint;
+use webvram::weights::{ConvertTarget, Dtype};
 
 /// Rows per test input.
 pub const BATCH: usize = 4;
@@ -57,8 +57,17 @@ pub fn write(model: &SynthMlp, tag: &str) -> String {
 /// Loads the checkpoint at `url` into host layers with the loader and a `HostSink`, keeping
 /// the layers `keep` accepts.
 pub fn load(url: &str, keep: &dyn Fn(&str) -> bool) -> BTreeMap<String, HostLayer> {
+    load_as(url, keep, ConvertTarget::F32)
+}
+
+/// [`load`], holding the layers in `dtype`.
+pub fn load_as(
+    url: &str,
+    keep: &dyn Fn(&str) -> bool,
+    dtype: ConvertTarget,
+) -> BTreeMap<String, HostLayer> {
     let layer_of = |tensor: &str| SynthMlp::layer_of(tensor).filter(|(layer, _)| keep(layer));
-    let mut sink = HostSink::new(&layer_of);
+    let mut sink = HostSink::new(&layer_of).storing(dtype);
     let options = LoadOptions::default();
     pollster::block_on(load_model(
         &FileSource::new(),

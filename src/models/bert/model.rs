@@ -140,7 +140,7 @@ impl BertModel {
         let mut words = Vec::with_capacity(tokens.ids().len() * hidden);
         for &id in tokens.ids() {
             let start = id as usize * hidden;
-            words.extend_from_slice(&table.data[start..start + hidden]);
+            table.data.extend_f32(start..start + hidden, &mut words);
         }
         let words = TensorData::new(words, [tokens.ids().len(), hidden]);
         Ok(activation.with_words(Tensor::from_data(words, device)))
