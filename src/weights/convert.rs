@@ -3,7 +3,7 @@
 //! WebGPU computes in f32, and in f16 only with `shader-f16`; there is no bf16 or fp8 compute, so BF16 and
 //! F8 weights are widened on load. [`Converter`] takes a tensor's bytes in chunks cut anywhere — including
 //! in the middle of an element, whose bytes it carries over to the next chunk — and appends little-endian
-//! f32 (or f16) bytes ready for a GPU buffer. F16 → F16 is a byte copy. F8 follows the OCP 8-bit floating
+//! f32 (or f16) bytes ready for a GPU buffer. F16 → F16 and F32 → F32 are byte copies. F8 follows the OCP 8-bit floating
 //! point spec (OFP8) as PyTorch's `float8_e4m3fn` and `float8_e5m2` do.
 
 use half::{bf16, f16};
@@ -165,7 +165,10 @@ static E4M3FN_TABLE: [f32; 256] = {
 fn convert_whole(from: Dtype, to: ConvertTarget, input: &[u8], out: &mut Vec<u8>) {
     out.reserve(input.len() / from.size() as usize * to.size());
     match (from, to) {
-        (Dtype::F16, ConvertTarget::F16) => out.extend_from_slice(input),
+        // Same dtype: a copy (element by element would be several times slower in wasm).
+        (Dtype::F16, ConvertTarget::F16) | (Dtype::F32, ConvertTarget::F32) => {
+            out.extend_from_slice(input)
+        }
         (Dtype::F64, ConvertTarget::F16) => each::<8>(input, out, |b| {
             f16::from_f64(f64::from_le_bytes(b)).to_le_bytes()
         }),
