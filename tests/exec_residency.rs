@@ -201,6 +201,17 @@ fn f16_weights_match_the_reference_at_half_the_bytes_in_every_state() {
         let input = MODEL.input(BATCH, exec.device());
         let (output, stats) = block_on(exec.forward(id, &MODEL, input)).unwrap();
         assert_eq!(stats.uploaded_bytes, model_bytes - resident, "{label}");
+        // The bound of the f32 runs plus the f32 copy a running layer is widened into.
+        let widened = MODEL.layer_bytes();
+        let bound = stats.pool_in_use_before
+            + stats.streamed_bound_bytes
+            + widened
+            + ACTIVATION_ALLOWANCE;
+        println!(
+            "{label}: pool peak {} B, bound {bound} B (before {}, streamed {}, widened {widened})",
+            stats.peak_pool_in_use, stats.pool_in_use_before, stats.streamed_bound_bytes
+        );
+        assert!(stats.peak_pool_in_use <= bound, "{label}: {stats:?}");
         let output = block_on(exec.read(output)).unwrap();
         let error = relative_error(&output, &reference);
         println!("{label}: {error:.3e} relative to the f64 reference");
