@@ -1,6 +1,7 @@
 // Benchmark: the synthetic MLP (default 32 layers × 16 MiB) on SwiftShader's WebGPU in headless
 // Chromium.
-//  - load: fetch → parse → upload into GPU tensors (webvram) against a plain JS loop
+//  - load: fetch → parse → upload into GPU tensors (webvram; each layer uploaded while the next
+//    ones download, and for reference, load then upload) against a plain JS loop
 //    (fetch → arrayBuffer → device.queue.writeBuffer, one buffer per shard) in the same page;
 //  - residency: forward time at budgets of 100%, 50%, 25% and 0% of the weights, as ratios to
 //    100%, and the bytes each call uploaded against the bytes the plan left off the device.
@@ -89,6 +90,7 @@ const mbps = (r) => r.bytes / r.ms / 1e3;
 const { load, report } = result;
 const plain = best(load.plain);
 const ours = best(load.webvram);
+const oursStreamed = best(load.webvram.map((r) => ({ bytes: r.bytes, ms: r.streamedMs })));
 const full = median(report.residency.find((r) => r.fraction >= 1)?.forwardMs ?? [NaN]);
 const residency = report.residency.map((r) => ({
   budget_percent: Math.round(r.fraction * 100),
@@ -107,17 +109,21 @@ const summary = {
   model: { layers, width, batch, bytes: report.modelBytes, layer_bytes: report.layerBytes },
   load: {
     plain_writebuffer_mb_per_s: +mbps(plain).toFixed(1),
-    webvram_mb_per_s: +mbps(ours).toFixed(1),
-    ratio: +(mbps(ours) / mbps(plain)).toFixed(3),
-    webvram_fetch_ms: +ours.fetchMs.toFixed(1),
-    webvram_upload_ms: +ours.uploadMs.toFixed(1),
+    webvram_mb_per_s: +mbps(oursStreamed).toFixed(1),
+    ratio: +(mbps(oursStreamed) / mbps(plain)).toFixed(3),
+    webvram_streamed_ms: +oursStreamed.ms.toFixed(1),
+    sequential_mb_per_s: +mbps(ours).toFixed(1),
+    sequential_ratio: +(mbps(ours) / mbps(plain)).toFixed(3),
+    sequential_fetch_ms: +ours.fetchMs.toFixed(1),
+    sequential_upload_ms: +ours.uploadMs.toFixed(1),
   },
   residency,
 };
 console.log(JSON.stringify(summary));
 console.table({
   'plain fetch → writeBuffer': { 'MB/s': summary.load.plain_writebuffer_mb_per_s },
-  'webvram → GPU tensors': { 'MB/s': summary.load.webvram_mb_per_s },
+  'webvram → GPU tensors, upload while streaming': { 'MB/s': summary.load.webvram_mb_per_s },
+  'webvram, load then upload': { 'MB/s': summary.load.sequential_mb_per_s },
 });
 console.log(`load ratio webvram / plain: ${summary.load.ratio} (goal ≥ 0.9)`);
 console.table(residency);

@@ -11,8 +11,8 @@ use burn::tensor::Tensor;
 use serde::Serialize;
 use web_time::Instant;
 
-use crate::exec::{ExecError, Executor, HostLayer, HostSink, SynthMlp};
-use crate::fetch::{ByteSource, FetchError, LoadOptions, load_model};
+use crate::exec::{ExecError, Executor, HostLayer, HostSink, SynthMlp, arrivals, expected_tensors};
+use crate::fetch::{ByteSource, FetchError, LoadOptions, load_model, open_model};
 use crate::manager::{InferenceEstimate, LoadRequest, Manager, ManagerError, ModelId};
 use crate::policy::{Decision, Options, VramState};
 
@@ -59,6 +59,9 @@ pub struct LoadTiming {
     pub fetch_ms: f64,
     /// Upload of every layer, until the device has finished with it.
     pub upload_ms: f64,
+    /// The same load with each layer uploaded as soon as its bytes are in, while the next ones
+    /// download, until the device has finished ([`load_to_device`]).
+    pub streamed_ms: f64,
 }
 
 /// One budget's forward calls.
@@ -107,6 +110,50 @@ pub async fn load_layers<S: ByteSource>(
         });
     }
     Ok((layers, loaded.total(), elapsed_ms(start)))
+}
+
+/// Loads the checkpoint at `url` straight onto the device (HIGH_VRAM, room for all): the model
+/// is registered and planned from the headers, and each layer is uploaded as soon as its bytes
+/// are in, while the next ones download ([`Executor::apply_streaming`]); then unloaded again.
+/// Returns the milliseconds until the device has finished.
+///
+/// # Errors
+/// What the load or the upload raised; [`BenchError::NotResident`] if not all of it went up.
+pub async fn load_to_device<S: ByteSource>(
+    exec: &mut Executor,
+    source: &S,
+    url: &str,
+    model: &SynthMlp,
+) -> Result<f64, BenchError> {
+    let start = Instant::now();
+    let options = LoadOptions::default();
+    let opened = open_model(source, url, &options).await?;
+    let layer_of = SynthMlp::layer_of;
+    let expected = expected_tensors(opened.headers().map(|(_, header)| header), &layer_of);
+    let budget = 2 * model.bytes() + RESERVE;
+    let decision = Decision::fixed(VramState::HighVram, budget, RESERVE);
+    let (mut manager, id) = register(exec, model, decision, BTreeMap::new())?;
+    let plan = manager.load_models_gpu(&LoadRequest::new([id]), 1)?;
+    let (sender, mut arrivals) = arrivals();
+    let sink = HostSink::new(&layer_of).handing_over(expected, sender);
+    let load = async move {
+        let mut sink = sink;
+        opened.stream(source, &mut sink, &options, |_| {}).await
+        // The sink, and with it the sender, drops here: the arrivals end.
+    };
+    let place = exec.apply_streaming(&mut manager, &plan, id, &mut arrivals);
+    let (loaded, placed) = futures_util::future::join(load, place).await;
+    loaded?;
+    placed?;
+    settle(exec).await?;
+    let ms = elapsed_ms(start);
+    if exec.gpu_bytes() != model.bytes() {
+        return Err(BenchError::NotResident {
+            resident: exec.gpu_bytes(),
+        });
+    }
+    unload(exec, &mut manager, id).await?;
+    Ok(ms)
 }
 
 /// Uploads every layer (HIGH_VRAM, room for all) and waits until the device is done, then

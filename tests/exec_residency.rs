@@ -203,10 +203,8 @@ fn f16_weights_match_the_reference_at_half_the_bytes_in_every_state() {
         assert_eq!(stats.uploaded_bytes, model_bytes - resident, "{label}");
         // The bound of the f32 runs plus the f32 copy a running layer is widened into.
         let widened = MODEL.layer_bytes();
-        let bound = stats.pool_in_use_before
-            + stats.streamed_bound_bytes
-            + widened
-            + ACTIVATION_ALLOWANCE;
+        let bound =
+            stats.pool_in_use_before + stats.streamed_bound_bytes + widened + ACTIVATION_ALLOWANCE;
         println!(
             "{label}: pool peak {} B, bound {bound} B (before {}, streamed {}, widened {widened})",
             stats.peak_pool_in_use, stats.pool_in_use_before, stats.streamed_bound_bytes
@@ -326,4 +324,92 @@ fn the_residency_benchmark_reports_uploads_equal_to_the_non_resident_bytes() {
     }
     assert!(runs[1].resident_bytes > runs[2].resident_bytes);
     assert_eq!(exec.gpu_bytes(), 0, "every budget unloads after itself");
+}
+
+/// A model placed while it loads: registered and planned from its headers, each layer uploaded
+/// as soon as its bytes are in (`Executor::apply_streaming`). The result is the one a load
+/// followed by `apply` gives: the same resident bytes, books that agree, the same output.
+#[test]
+fn layers_placed_as_they_stream_in_match_a_load_then_apply() {
+    use webvram::exec::{HostSink, arrivals, expected_tensors};
+    use webvram::fetch::{FileSource, LoadOptions, open_model};
+
+    let url = write(&MODEL, "streaming");
+    let high = run_in("HIGH", budget(VramState::HighVram, 200), &url, false);
+    for (label, percent, state) in [
+        ("streamed HIGH", 200, VramState::HighVram),
+        ("streamed LOW 50%", 50, VramState::LowVram),
+    ] {
+        let (mut manager, mut exec, id) = setup(budget(state, percent), Default::default());
+        let plan = manager.load_models_gpu(&LoadRequest::new([id]), 1).unwrap();
+        let (source, options) = (FileSource::new(), LoadOptions::default());
+        let opened = block_on(open_model(&source, &url, &options)).unwrap();
+        let layer_of = SynthMlp::layer_of;
+        let expected = expected_tensors(opened.headers().map(|(_, header)| header), &layer_of);
+        assert_eq!(expected.len(), MODEL.layers, "{label}");
+        assert!(
+            expected.values().all(|&n| n == 2),
+            "{label}: weight and bias"
+        );
+        let (sender, mut arrivals) = arrivals();
+        let sink = HostSink::new(&layer_of).handing_over(expected, sender);
+        let load = async {
+            let mut sink = sink;
+            let loaded = opened.stream(&source, &mut sink, &options, |_| {}).await;
+            (loaded, sink.into_layers())
+        };
+        let place = exec.apply_streaming(&mut manager, &plan, id, &mut arrivals);
+        let ((loaded, kept), placed) = block_on(futures_util::future::join(load, place));
+        loaded.unwrap();
+        assert!(kept.is_empty(), "{label}: every layer was handed over");
+        let report = placed.unwrap();
+        assert_eq!(report.uploaded_bytes, manager.gpu_bytes(), "{label}");
+        // The layers the plan left off the device arrived in wasm memory: the books say so.
+        let arrived = manager.loaded_into_host(id, 2).unwrap();
+        manager.confirm_all(&arrived);
+        let books = exec.books(&manager);
+        assert!(books.agrees, "{label}: {books:?}");
+        assert_eq!(books.host_retained_bytes, 0, "{label}: {books:?}");
+        let resident = manager.gpu_bytes();
+        match state {
+            VramState::HighVram => assert_eq!(resident, MODEL.bytes(), "{label}"),
+            _ => assert!(
+                resident > 0 && resident < MODEL.bytes(),
+                "{label}: {resident}"
+            ),
+        }
+        let input = MODEL.input(BATCH, exec.device());
+        let (output, stats) = block_on(exec.forward(id, &MODEL, input)).unwrap();
+        assert_eq!(stats.uploaded_bytes, MODEL.bytes() - resident, "{label}");
+        let output = block_on(exec.read(output)).unwrap();
+        assert_eq!(
+            output, high.output,
+            "{label}: bit for bit with a load then apply"
+        );
+    }
+}
+
+/// A layer the model does not have, arriving mid-stream, is refused by name; the plan's other
+/// layers are still placed and the books stay true.
+#[test]
+fn a_stray_arriving_layer_is_refused_by_name() {
+    use webvram::exec::{HostLayer, arrivals};
+
+    let url = write(&MODEL, "stray");
+    let (mut manager, mut exec, id) = setup(budget(VramState::HighVram, 200), Default::default());
+    let plan = manager.load_models_gpu(&LoadRequest::new([id]), 1).unwrap();
+    let (sender, mut arrivals) = arrivals();
+    sender.send(HostLayer::new("model.layers.99"));
+    for (_, layer) in load_all(&url) {
+        sender.send(layer);
+    }
+    drop(sender);
+    let err = block_on(exec.apply_streaming(&mut manager, &plan, id, &mut arrivals)).unwrap_err();
+    assert!(
+        matches!(&err, webvram::exec::ExecError::LayerMismatch { inserted, .. }
+            if inserted == &["model.layers.99".to_owned()]),
+        "{err}"
+    );
+    assert_eq!(manager.gpu_bytes(), MODEL.bytes());
+    assert!(exec.books(&manager).agrees);
 }

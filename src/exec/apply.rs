@@ -2,11 +2,33 @@
 
 use std::collections::BTreeMap;
 
+use crate::exec::arrivals::Arrivals;
 use crate::exec::error::ExecError;
 use crate::exec::executor::Executor;
 use crate::exec::slot::{Slot, host_bytes_of};
 use crate::exec::upload::upload;
 use crate::manager::{ConfirmReport, LayerMove, Manager, ModelId, MoveOutcome, Plan, Tier};
+
+/// One plan being executed: each move's outcome, where moved layers are now, the first failure.
+struct PlanRun<'p> {
+    plan: &'p Plan,
+    report: ApplyReport,
+    outcomes: Vec<Option<MoveOutcome>>,
+    moved: BTreeMap<(ModelId, usize), Tier>,
+    failure: Option<ExecError>,
+}
+
+impl<'p> PlanRun<'p> {
+    fn new(plan: &'p Plan) -> Self {
+        Self {
+            plan,
+            report: ApplyReport::default(),
+            outcomes: vec![None; plan.moves.len()],
+            moved: BTreeMap::new(),
+            failure: None,
+        }
+    }
+}
 
 /// What [`Executor::apply`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,35 +74,129 @@ impl Executor {
         plan: &Plan,
     ) -> Result<ApplyReport, ExecError> {
         self.watch.check()?;
-        let mut report = ApplyReport::default();
-        let mut outcomes = Vec::with_capacity(plan.moves.len());
-        let mut moved: BTreeMap<(ModelId, usize), Tier> = BTreeMap::new();
-        let mut failure = None;
-        for mv in &plan.moves {
-            let at = match moved.get(&(mv.model, mv.layer)) {
-                Some(tier) => Ok(*tier),
-                None => manager.layer_state(mv.model, mv.layer).map(|s| s.tier),
-            };
-            let result = match at {
-                Ok(tier) if tier != mv.from => {
-                    outcomes.push(MoveOutcome::NotAttempted);
-                    continue;
-                }
-                Ok(_) => self.apply_move(mv, &mut report).await,
-                Err(err) => Err(err.into()),
-            };
-            if let Err(err) = result {
-                outcomes.push(MoveOutcome::Failed);
-                failure = Some(err);
+        let mut run = PlanRun::new(plan);
+        for index in 0..plan.moves.len() {
+            if !self.attempt_move(manager, &mut run, index).await {
                 break;
             }
-            moved.insert((mv.model, mv.layer), mv.to);
-            outcomes.push(MoveOutcome::Done);
         }
+        self.finish(manager, run)
+    }
+
+    /// [`apply`](Self::apply) for a plan that loads `model` while its bytes still stream in:
+    /// the moves of other models come first (making room), then each of `model`'s layers is
+    /// placed as soon as it arrives — uploaded while the next layers download — and whatever
+    /// is left runs at the end, in plan order. Arrived layers become the slots' wasm copies; after
+    /// a failure the remaining arrivals are still taken in, so no bytes are lost.
+    ///
+    /// # Errors
+    /// As [`apply`](Self::apply); [`ExecError::LayerMismatch`] for a layer the model does not have.
+    pub async fn apply_streaming(
+        &mut self,
+        manager: &mut Manager,
+        plan: &Plan,
+        model: ModelId,
+        arrivals: &mut Arrivals,
+    ) -> Result<ApplyReport, ExecError> {
+        self.watch.check()?;
+        let mut run = PlanRun::new(plan);
+        let ours = |mv: &LayerMove| mv.model == model;
+        for index in 0..plan.moves.len() {
+            if !ours(&plan.moves[index]) && !self.attempt_move(manager, &mut run, index).await {
+                break;
+            }
+        }
+        let mut mismatch = None;
+        while let Some(host) = arrivals.next().await {
+            let slots = (self.models.get_mut(&model)).ok_or(ExecError::UnknownModel { model })?;
+            let Some(layer) = slots.iter().position(|slot| slot.name == host.name) else {
+                mismatch.get_or_insert(host.name);
+                continue;
+            };
+            slots[layer].host = Some(host);
+            for index in 0..plan.moves.len() {
+                let mv = &plan.moves[index];
+                if ours(mv) && mv.layer == layer && run.failure.is_none() {
+                    self.attempt_move(manager, &mut run, index).await;
+                }
+            }
+        }
+        for index in 0..plan.moves.len() {
+            if run.outcomes[index].is_none() && !self.attempt_move(manager, &mut run, index).await {
+                break;
+            }
+        }
+        let report = self.finish(manager, run);
+        match mismatch {
+            Some(stray) => Err(ExecError::LayerMismatch {
+                model,
+                inserted: vec![stray],
+                runs: (self.models.get(&model).into_iter().flatten())
+                    .map(|slot| slot.name.clone())
+                    .collect(),
+            }),
+            None => report,
+        }
+    }
+
+    /// Tries move `index` unless the run already failed; false once it has.
+    async fn attempt_move(
+        &mut self,
+        manager: &Manager,
+        run: &mut PlanRun<'_>,
+        index: usize,
+    ) -> bool {
+        if run.failure.is_some() {
+            return false;
+        }
+        let mv = &run.plan.moves[index];
+        let at = match run.moved.get(&(mv.model, mv.layer)) {
+            Some(tier) => Ok(*tier),
+            None => manager.layer_state(mv.model, mv.layer).map(|s| s.tier),
+        };
+        let result = match at {
+            Ok(tier) if tier != mv.from => {
+                run.outcomes[index] = Some(MoveOutcome::NotAttempted);
+                return true;
+            }
+            Ok(_) => self.apply_move(mv, &mut run.report).await,
+            Err(err) => Err(err.into()),
+        };
+        match result {
+            Ok(()) => {
+                run.moved.insert((mv.model, mv.layer), mv.to);
+                run.outcomes[index] = Some(MoveOutcome::Done);
+                true
+            }
+            Err(err) => {
+                run.outcomes[index] = Some(MoveOutcome::Failed);
+                run.failure = Some(err);
+                false
+            }
+        }
+    }
+
+    /// Trims the pool if memory was released and confirms what was done.
+    fn finish(
+        &mut self,
+        manager: &mut Manager,
+        run: PlanRun<'_>,
+    ) -> Result<ApplyReport, ExecError> {
+        let PlanRun {
+            plan,
+            mut report,
+            outcomes,
+            failure,
+            ..
+        } = run;
         if report.released_bytes > 0 || plan.empty_cache {
             self.device().memory_cleanup();
             report.cleaned_up = true;
         }
+        // Moves never reached count as not attempted.
+        let outcomes: Vec<MoveOutcome> = (outcomes.into_iter())
+            .map(|o| o.unwrap_or(MoveOutcome::NotAttempted))
+            .collect();
         report.confirm = manager.confirm(plan, &outcomes)?;
         match failure {
             Some(err) => Err(err),
@@ -88,7 +204,6 @@ impl Executor {
         }
     }
 
-    /// Performs one move on the slot it names.
     async fn apply_move(
         &mut self,
         mv: &LayerMove,

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::exec::arrivals::ArrivalSender;
 use crate::exec::host::{HostLayer, HostTensor, HostValues};
-use crate::weights::{ConvertTarget, Converter, TensorInfo, TensorSink, WeightsError};
+use crate::weights::{ConvertTarget, Converter, Header, TensorInfo, TensorSink, WeightsError};
 
 /// Where a checkpoint tensor belongs: `Some((layer, name within the layer))`, or `None` to skip it
 /// (tensors the model does not use, such as BERT's pooler or its integer `position_ids`).
@@ -21,6 +22,8 @@ pub struct HostSink<'a> {
     current: Option<Current>,
     scratch: Vec<u8>,
     dtype: ConvertTarget,
+    /// Layers handed over once complete: tensors expected per layer, and where to send them.
+    hand_over: Option<(BTreeMap<String, usize>, ArrivalSender)>,
 }
 
 struct Current {
@@ -41,7 +44,21 @@ impl<'a> HostSink<'a> {
             current: None,
             scratch: Vec::new(),
             dtype: ConvertTarget::F32,
+            hand_over: None,
         }
+    }
+
+    /// Sends each layer to `sender` as soon as its last tensor is in, instead of keeping it:
+    /// `expected` says how many tensors each layer has (count them from the headers with the
+    /// same `layer_of`). Layers not in `expected` are kept as usual.
+    #[must_use]
+    pub fn handing_over(
+        mut self,
+        expected: BTreeMap<String, usize>,
+        sender: ArrivalSender,
+    ) -> Self {
+        self.hand_over = Some((expected, sender));
+        self
     }
 
     /// Keeps the tensors in `dtype` instead of f32.
@@ -55,6 +72,23 @@ impl<'a> HostSink<'a> {
     pub fn into_layers(self) -> BTreeMap<String, HostLayer> {
         self.layers
     }
+}
+
+/// How many tensors each layer has in a model's headers, as `layer_of` places them: what
+/// [`HostSink::handing_over`] needs to know when a layer is complete.
+pub fn expected_tensors<'h>(
+    headers: impl IntoIterator<Item = &'h Header>,
+    layer_of: &dyn Fn(&str) -> Option<(String, String)>,
+) -> BTreeMap<String, usize> {
+    let mut expected = BTreeMap::new();
+    for header in headers {
+        for tensor in header.tensors() {
+            if let Some((layer, _)) = layer_of(tensor.name()) {
+                *expected.entry(layer).or_insert(0) += 1;
+            }
+        }
+    }
+    expected
 }
 
 impl TensorSink for HostSink<'_> {
@@ -90,6 +124,7 @@ impl TensorSink for HostSink<'_> {
     fn end(&mut self, _tensor: &TensorInfo) -> Result<(), WeightsError> {
         if let Some(current) = self.current.take() {
             current.converter.finish()?;
+            let name = current.layer.clone();
             let layer = self
                 .layers
                 .entry(current.layer.clone())
@@ -99,6 +134,12 @@ impl TensorSink for HostSink<'_> {
                 data: current.data,
             };
             layer.tensors.insert(current.name, tensor);
+            if let Some((expected, sender)) = &self.hand_over
+                && expected.get(&name) == Some(&layer.tensors.len())
+                && let Some(layer) = self.layers.remove(&name)
+            {
+                sender.send(layer);
+            }
         }
         Ok(())
     }

@@ -39,6 +39,7 @@
 #![warn(missing_docs)]
 
 mod apply;
+mod arrivals;
 mod books;
 mod compute;
 mod error;
@@ -57,13 +58,14 @@ mod upload;
 mod watch;
 
 pub use apply::ApplyReport;
+pub use arrivals::{ArrivalSender, Arrivals, arrivals};
 pub use books::{BOOKS_SLACK_BYTES, BOOKS_SLACK_DIVISOR, BooksCheck};
 pub use compute::Compute;
 pub use error::ExecError;
 pub use executor::Executor;
 pub use forward::ForwardStats;
 pub use host::{HostLayer, HostTensor, HostValues};
-pub use host_sink::{HostSink, LayerOf};
+pub use host_sink::{HostSink, LayerOf, expected_tensors};
 pub use layer::LayerWeights;
 pub use model::LayeredModel;
 pub use recovery::Run;

@@ -16,7 +16,7 @@ use crate::fetch::options::LoadOptions;
 use crate::fetch::progress::{Phase, Progress, Reporter};
 use crate::fetch::shard_stream::{Shard, stream_shard};
 use crate::fetch::source::ByteSource;
-use crate::weights::{Index, TensorSink};
+use crate::weights::{Header, Index, TensorSink};
 
 /// Loads the model at `url` from `source`, handing every tensor to `sink` as its bytes complete.
 ///
@@ -39,17 +39,90 @@ pub async fn load_model<S, K>(
     url: &str,
     sink: &mut K,
     options: &LoadOptions,
-    mut progress: impl FnMut(&Progress<'_>),
+    progress: impl FnMut(&Progress<'_>),
 ) -> Result<Loaded, FetchError>
 where
     S: ByteSource,
     K: TensorSink,
     K::Error: Error + 'static,
 {
+    let opened = open_model(source, url, options).await?;
+    opened.stream(source, sink, options, progress).await
+}
+
+/// A model whose index and headers are read and cross-checked, and whose data is not: what is
+/// known before the first data byte (every tensor's name, dtype, shape and place). Placing
+/// layers as they arrive needs it: the model is registered and planned from the headers, then
+/// streamed.
+pub struct OpenedModel {
+    index: Option<Index>,
+    shards: Vec<Shard>,
+    retries: u32,
+}
+
+impl OpenedModel {
+    /// Every shard's name and validated header, in streaming order.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &Header)> {
+        self.shards.iter().map(|s| (s.name.as_str(), &s.header))
+    }
+
+    /// Bytes of all the shards' files.
+    pub fn total(&self) -> u64 {
+        (self.shards.iter()).fold(0u64, |sum, s| sum.saturating_add(s.header.file_len()))
+    }
+
+    /// Streams every shard into `sink` (see [`load_model`]).
+    ///
+    /// # Errors
+    /// As [`load_model`], less the errors of reading the index and headers.
+    pub async fn stream<S, K>(
+        self,
+        source: &S,
+        sink: &mut K,
+        options: &LoadOptions,
+        mut progress: impl FnMut(&Progress<'_>),
+    ) -> Result<Loaded, FetchError>
+    where
+        S: ByteSource,
+        K: TensorSink,
+        K::Error: Error + 'static,
+    {
+        let total = self.total();
+        let Self {
+            index,
+            mut shards,
+            mut retries,
+        } = self;
+        let mut reporter = Reporter::new(total, &mut progress);
+        for shard in &shards {
+            reporter.advance(Phase::Header, shard.header.data_start(), &shard.name, None);
+        }
+        for shard in &mut shards {
+            let spent = stream_shard(source, options, shard, sink, &mut reporter).await?;
+            retries = retries.saturating_add(spent);
+        }
+        let shards = shards
+            .into_iter()
+            .map(|s| LoadedShard::new(s.name, s.url, s.header, s.etag))
+            .collect();
+        Ok(Loaded::new(index, shards, total, retries))
+    }
+}
+
+/// Reads the index (for a `.json` URL) and every shard's header, validates them and checks them
+/// against each other; reads no tensor data.
+///
+/// # Errors
+/// As [`load_model`], less the errors of streaming data.
+pub async fn open_model<S: ByteSource>(
+    source: &S,
+    url: &str,
+    options: &LoadOptions,
+) -> Result<OpenedModel, FetchError> {
     check_cancel(options)?;
     let (index, refs) = locate(source, options, url).await?;
     check_checksum_names(options, &refs)?;
-    let (mut shards, mut retries) = read_headers(source, options, refs).await?;
+    let (shards, retries) = read_headers(source, options, refs).await?;
     if let Some(index) = &index {
         index.cross_check(|r| {
             shards
@@ -58,22 +131,11 @@ where
                 .map(|s| &s.header)
         })?;
     }
-    let total = shards
-        .iter()
-        .fold(0u64, |sum, s| sum.saturating_add(s.header.file_len()));
-    let mut reporter = Reporter::new(total, &mut progress);
-    for shard in &shards {
-        reporter.advance(Phase::Header, shard.header.data_start(), &shard.name, None);
-    }
-    for shard in &mut shards {
-        let spent = stream_shard(source, options, shard, sink, &mut reporter).await?;
-        retries = retries.saturating_add(spent);
-    }
-    let shards = shards
-        .into_iter()
-        .map(|s| LoadedShard::new(s.name, s.url, s.header, s.etag))
-        .collect();
-    Ok(Loaded::new(index, shards, total, retries))
+    Ok(OpenedModel {
+        index,
+        shards,
+        retries,
+    })
 }
 
 /// Reads and validates every shard's header, in order; returns the shards and the retries spent.

@@ -80,7 +80,7 @@ pub use cancel::CancelToken;
 pub use error::FetchError;
 pub use index_fetch::fetch_file;
 pub use loaded::{Loaded, LoadedShard};
-pub use loader::load_model;
+pub use loader::{OpenedModel, load_model, open_model};
 #[cfg(not(target_arch = "wasm32"))]
 pub use native::{FileBody, FileSource, HttpBody, HttpSource};
 pub use options::{LoadOptions, SleepFn};

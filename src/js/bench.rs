@@ -77,6 +77,9 @@ pub async fn bench_synthetic_model(url: String, options: JsValue) -> Result<JsVa
     let (layers, upload_ms) = bench::upload_all(&mut exec, &model, layers)
         .await
         .map_err(bench_error)?;
+    let streamed_ms = bench::load_to_device(&mut exec, &source, &url, &model)
+        .await
+        .map_err(bench_error)?;
     let residency = bench::residency(
         &mut exec,
         &model,
@@ -96,6 +99,7 @@ pub async fn bench_synthetic_model(url: String, options: JsValue) -> Result<JsVa
             device_bytes: model.bytes(),
             fetch_ms,
             upload_ms,
+            streamed_ms,
         },
         residency,
     })
