@@ -218,3 +218,29 @@ fn device_loss_onto_a_smaller_device_releases_what_does_not_fit_simulated() {
     let after = block_on(exec.read(output)).unwrap();
     assert!(relative_error_f32(&after, &before) <= 1e-6);
 }
+
+/// On unified memory a layer's wasm copy goes to the device by value (no second copy for burn).
+/// An upload refused before it starts hands the copy back: nothing is lost or fetched again.
+#[test]
+fn a_refused_upload_keeps_the_copy_it_was_handed_simulated() {
+    let url = write(&MODEL, "refused-shared");
+    let decision = Decision::fixed(VramState::Shared, 2 * MODEL.bytes() + RESERVE, RESERVE);
+    let (mut manager, mut exec, id) = setup(decision, load_all(&url));
+    let (source, fetched) = CheckpointSource::new(&url);
+    exec.set_source(Box::new(source));
+    exec.set_simulated_capacity(Some(layers(5) + layers(1) / 2));
+    let plan = manager.load_models_gpu(&LoadRequest::new([id]), 1).unwrap();
+    let err = block_on(exec.apply(&mut manager, &plan)).unwrap_err();
+    assert!(
+        matches!(err, ExecError::OutOfMemory { simulated: true, .. }),
+        "{err}"
+    );
+    assert_eq!(exec.gpu_bytes(), layers(5));
+    assert_eq!(
+        exec.host_bytes(),
+        layers(MODEL.layers as u64 - 5),
+        "the five uploaded layers left no wasm copy; the refused one kept its own"
+    );
+    assert_eq!(fetched.load(Ordering::Relaxed), 0, "nothing was fetched back");
+    assert!(exec.books(&manager).agrees);
+}

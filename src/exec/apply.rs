@@ -1,12 +1,13 @@
 //! Executing a plan: each move made real on the device or in wasm memory, then confirmed.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::exec::arrivals::Arrivals;
 use crate::exec::error::ExecError;
 use crate::exec::executor::Executor;
 use crate::exec::slot::{Slot, host_bytes_of};
-use crate::exec::upload::upload;
+use crate::exec::upload::{check_upload, upload, upload_checked};
 use crate::manager::{ConfirmReport, LayerMove, Manager, ModelId, MoveOutcome, Plan, Tier};
 
 /// One plan being executed: each move's outcome, where moved layers are now, the first failure.
@@ -220,18 +221,35 @@ impl Executor {
         let slot = slot_mut(models, mv)?;
         match (mv.from, mv.to) {
             (_, Tier::Gpu) if slot.gpu.is_some() => {}
-            (_, Tier::Gpu) => {
+            // Without a source nothing the executor was given is dropped: it could not come back.
+            (_, Tier::Gpu) if mv.keep_host_copy || source.is_none() => {
                 let copy = host_bytes_of(slot, mv.model, source).await?;
                 let weights = upload(compute, copy.layer(), *simulated_capacity).await?;
                 let fetched = copy.into_fetched();
                 report.uploaded_bytes += weights.bytes();
                 report.fetched_bytes += fetched.as_ref().map_or(0, |f| f.bytes());
                 slot.gpu = Some(weights);
-                if mv.keep_host_copy {
-                    slot.host = slot.host.take().or(fetched);
-                } else if source.is_some() {
-                    slot.host = None;
-                }
+                slot.host = slot.host.take().or(fetched);
+            }
+            // The wasm copy is not kept: it goes to the device by value, with no second copy
+            // made for burn (checked first, so a refused upload keeps it).
+            (_, Tier::Gpu) => {
+                let (weights, fetched) = match slot.host.take() {
+                    Some(host) => {
+                        if let Err(err) = check_upload(compute, &host, *simulated_capacity) {
+                            slot.host = Some(host);
+                            return Err(err);
+                        }
+                        (upload_checked(compute, Cow::Owned(host)).await?, 0)
+                    }
+                    None => {
+                        let copy = host_bytes_of(slot, mv.model, source).await?;
+                        copy.upload(compute, *simulated_capacity).await?
+                    }
+                };
+                report.uploaded_bytes += weights.bytes();
+                report.fetched_bytes += fetched;
+                slot.gpu = Some(weights);
             }
             (Tier::Cache, Tier::Remote) | (Tier::Remote, Tier::Cache) => {
                 return Err(ExecError::UnsupportedMove {

@@ -6,7 +6,6 @@ use crate::exec::executor::Executor;
 use crate::exec::layer::LayerWeights;
 use crate::exec::model::LayeredModel;
 use crate::exec::slot::{Slot, host_bytes_of};
-use crate::exec::upload::upload;
 use crate::manager::ModelId;
 
 /// What one [`Executor::forward`] call did with the weights.
@@ -113,8 +112,8 @@ impl Executor {
         stats: &mut ForwardStats,
     ) -> Result<LayerWeights, ExecError> {
         let copy = host_bytes_of(slot, id, self.source()).await?;
-        let weights = upload(&self.compute, copy.layer(), self.simulated_capacity).await?;
-        stats.fetched_bytes += copy.into_fetched().map_or(0, |f| f.bytes());
+        let (weights, fetched) = copy.upload(&self.compute, self.simulated_capacity).await?;
+        stats.fetched_bytes += fetched;
         stats.streamed_layers += 1;
         stats.uploaded_bytes += weights.bytes();
         Ok(weights)

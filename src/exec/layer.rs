@@ -25,27 +25,31 @@ impl LayerWeights {
     /// Copies `host` onto `device` in the host's dtype (one upload per tensor, queued; burn
     /// orders them before any compute that reads them). f16 needs a device with `shader-f16`.
     pub fn upload(host: &HostLayer, device: &Device) -> Self {
-        let tensors = host
-            .tensors
-            .iter()
+        Self::upload_owned(host.clone(), device)
+    }
+
+    /// [`upload`](Self::upload), handing the values to burn instead of copying them: for a wasm
+    /// copy that is not kept, so an upload needs no second one.
+    pub fn upload_owned(host: HostLayer, device: &Device) -> Self {
+        let bytes = host.bytes();
+        let tensors = (host.tensors.into_iter())
             .map(|(name, t)| {
                 let len = [t.data.len()];
-                let tensor = match &t.data {
+                let tensor = match t.data {
                     HostValues::F32(values) => {
-                        Tensor::<1>::from_data(TensorData::new(values.clone(), len), device)
+                        Tensor::<1>::from_data(TensorData::new(values, len), device)
                     }
-                    HostValues::F16(values) => Tensor::<1>::from_data(
-                        TensorData::new(values.clone(), len),
-                        (device, DType::F16),
-                    ),
+                    HostValues::F16(values) => {
+                        Tensor::<1>::from_data(TensorData::new(values, len), (device, DType::F16))
+                    }
                 };
-                (name.clone(), (tensor, t.shape.clone()))
+                (name, (tensor, t.shape))
             })
             .collect();
         Self {
-            name: host.name.clone(),
+            name: host.name,
             tensors,
-            bytes: host.bytes(),
+            bytes,
         }
     }
 

@@ -7,7 +7,6 @@ use crate::exec::executor::Executor;
 use crate::exec::layer::LayerWeights;
 use crate::exec::slot::{Slot, host_bytes_of};
 use crate::exec::source::LayerSource;
-use crate::exec::upload::upload;
 use crate::exec::watch::DeviceWatch;
 use crate::manager::{ConfirmReport, LayerMove, Manager, ModelId, Plan, PlanKind, Tier};
 
@@ -111,7 +110,8 @@ async fn restore_one(
     source: Option<&dyn LayerSource>,
     simulated_capacity: Option<u64>,
 ) -> Result<(LayerWeights, u64), ExecError> {
-    let copy = host_bytes_of(slot, id, source).await?;
-    let weights = upload(gpu, copy.layer(), simulated_capacity).await?;
-    Ok((weights, copy.into_fetched().map_or(0, |f| f.bytes())))
+    host_bytes_of(slot, id, source)
+        .await?
+        .upload(gpu, simulated_capacity)
+        .await
 }

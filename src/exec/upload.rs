@@ -12,6 +12,8 @@
 //! panics inside burn. lavapipe allocates from system RAM, so native tests force the condition
 //! with [`Executor::set_simulated_capacity`](crate::exec::Executor::set_simulated_capacity).
 
+use std::borrow::Cow;
+
 use burn::tensor::Device;
 
 use crate::exec::compute::Compute;
@@ -65,30 +67,60 @@ pub(crate) fn check_simulated(
 /// Uploads `host` to the device, or says why it cannot.
 ///
 /// # Errors
-/// [`ExecError::TensorTooLarge`], [`ExecError::OutOfMemory`] (simulated, or caught by the error
-/// scope), or [`ExecError::Backend`] for a validation error raised by the upload.
+/// [`ExecError::TensorTooLarge`], [`ExecError::F16Unsupported`], [`ExecError::OutOfMemory`]
+/// (simulated, or caught by the error scope), or [`ExecError::Backend`] for a validation error
+/// raised by the upload.
 pub(crate) async fn upload(
     compute: &Compute,
     host: &HostLayer,
     simulated_capacity: Option<u64>,
 ) -> Result<LayerWeights, ExecError> {
+    check_upload(compute, host, simulated_capacity)?;
+    upload_checked(compute, Cow::Borrowed(host)).await
+}
+
+/// Everything that can refuse an upload before it starts: the simulated capacity, f16 support,
+/// the binding limit. A caller handing over its only copy checks first, so a refusal loses
+/// nothing.
+///
+/// # Errors
+/// As [`upload`], less the errors the device raises.
+pub(crate) fn check_upload(
+    compute: &Compute,
+    host: &HostLayer,
+    simulated_capacity: Option<u64>,
+) -> Result<(), ExecError> {
     check_simulated(compute.device(), host, simulated_capacity)?;
     let f16_unsupported = || ExecError::F16Unsupported {
         layer: host.name.clone(),
     };
+    match compute {
+        Compute::Cpu(_) if host.has_f16() => Err(f16_unsupported()),
+        Compute::Cpu(_) => Ok(()),
+        Compute::Gpu(gpu) if host.has_f16() && !gpu.has_shader_f16() => Err(f16_unsupported()),
+        Compute::Gpu(gpu) => {
+            check_binding_limit(host, gpu.limits().max_storage_buffer_binding_size)
+        }
+    }
+}
+
+/// The upload itself, after [`check_upload`]; an owned `host` goes to burn without a copy.
+///
+/// # Errors
+/// What the device raises: [`ExecError::OutOfMemory`] or [`ExecError::Backend`].
+pub(crate) async fn upload_checked(
+    compute: &Compute,
+    host: Cow<'_, HostLayer>,
+) -> Result<LayerWeights, ExecError> {
     let gpu = match compute {
-        Compute::Cpu(_) if host.has_f16() => return Err(f16_unsupported()),
-        Compute::Cpu(device) => return Ok(LayerWeights::upload(host, device)),
+        Compute::Cpu(device) => return Ok(LayerWeights::upload_owned(host.into_owned(), device)),
         Compute::Gpu(gpu) => gpu,
     };
-    if host.has_f16() && !gpu.has_shader_f16() {
-        return Err(f16_unsupported());
-    }
-    check_binding_limit(host, gpu.limits().max_storage_buffer_binding_size)?;
+    let (name, bytes) = (host.name.clone(), host.bytes());
     let device = gpu.wgpu_device();
     let oom_scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
     let validation_scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-    let weights = LayerWeights::upload(host, gpu.burn_device());
+    let weights = LayerWeights::upload_owned(host.into_owned(), gpu.burn_device());
     let flushed = gpu.burn_device().flush();
     let validation = validation_scope.pop();
     let oom = oom_scope.pop();
@@ -100,17 +132,17 @@ pub(crate) async fn upload(
         gpu.burn_device().memory_cleanup();
         return Err(match error {
             wgpu::Error::OutOfMemory { .. } => ExecError::OutOfMemory {
-                layer: host.name.clone(),
-                bytes: host.bytes(),
+                layer: name,
+                bytes,
                 simulated: false,
             },
             other => ExecError::Backend {
-                message: format!("uploading layer \"{}\": {other}", host.name),
+                message: format!("uploading layer \"{name}\": {other}"),
             },
         });
     }
     flushed.map_err(|err| ExecError::Backend {
-        message: format!("uploading layer \"{}\": {err}", host.name),
+        message: format!("uploading layer \"{name}\": {err}"),
     })?;
     Ok(weights)
 }
