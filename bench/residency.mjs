@@ -109,23 +109,25 @@ const summary = {
   model: { layers, width, batch, bytes: report.modelBytes, layer_bytes: report.layerBytes },
   load: {
     plain_writebuffer_mb_per_s: +mbps(plain).toFixed(1),
-    webvram_mb_per_s: +mbps(oursStreamed).toFixed(1),
-    ratio: +(mbps(oursStreamed) / mbps(plain)).toFixed(3),
-    webvram_streamed_ms: +oursStreamed.ms.toFixed(1),
-    sequential_mb_per_s: +mbps(ours).toFixed(1),
-    sequential_ratio: +(mbps(ours) / mbps(plain)).toFixed(3),
-    sequential_fetch_ms: +ours.fetchMs.toFixed(1),
-    sequential_upload_ms: +ours.uploadMs.toFixed(1),
+    // What loadModel and the first call do today: load into wasm memory, then upload.
+    webvram_mb_per_s: +mbps(ours).toFixed(1),
+    ratio: +(mbps(ours) / mbps(plain)).toFixed(3),
+    webvram_fetch_ms: +ours.fetchMs.toFixed(1),
+    webvram_upload_ms: +ours.uploadMs.toFixed(1),
+    // Each layer uploaded while the next ones download (Executor::apply_streaming).
+    streamed_mb_per_s: +mbps(oursStreamed).toFixed(1),
+    streamed_ratio: +(mbps(oursStreamed) / mbps(plain)).toFixed(3),
+    streamed_ms: +oursStreamed.ms.toFixed(1),
   },
   residency,
 };
 console.log(JSON.stringify(summary));
 console.table({
   'plain fetch → writeBuffer': { 'MB/s': summary.load.plain_writebuffer_mb_per_s },
-  'webvram → GPU tensors, upload while streaming': { 'MB/s': summary.load.webvram_mb_per_s },
-  'webvram, load then upload': { 'MB/s': summary.load.sequential_mb_per_s },
+  'webvram → GPU tensors (load, then upload)': { 'MB/s': summary.load.webvram_mb_per_s },
+  'webvram → GPU tensors (upload while streaming)': { 'MB/s': summary.load.streamed_mb_per_s },
 });
-console.log(`load ratio webvram / plain: ${summary.load.ratio} (goal ≥ 0.9)`);
+console.log(`load ratio webvram / plain: ${summary.load.ratio}, streamed ${summary.load.streamed_ratio} (goal ≥ 0.9)`);
 console.table(residency);
 const half = residency.find((r) => r.budget_percent === 50);
 if (half) console.log(`forward at 50% budget: ${half.ratio_to_full}× the fully resident time (goal ≤ 1.25)`);
