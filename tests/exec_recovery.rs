@@ -232,7 +232,13 @@ fn a_refused_upload_keeps_the_copy_it_was_handed_simulated() {
     let plan = manager.load_models_gpu(&LoadRequest::new([id]), 1).unwrap();
     let err = block_on(exec.apply(&mut manager, &plan)).unwrap_err();
     assert!(
-        matches!(err, ExecError::OutOfMemory { simulated: true, .. }),
+        matches!(
+            err,
+            ExecError::OutOfMemory {
+                simulated: true,
+                ..
+            }
+        ),
         "{err}"
     );
     assert_eq!(exec.gpu_bytes(), layers(5));
@@ -241,6 +247,10 @@ fn a_refused_upload_keeps_the_copy_it_was_handed_simulated() {
         layers(MODEL.layers as u64 - 5),
         "the five uploaded layers left no wasm copy; the refused one kept its own"
     );
-    assert_eq!(fetched.load(Ordering::Relaxed), 0, "nothing was fetched back");
+    assert_eq!(
+        fetched.load(Ordering::Relaxed),
+        0,
+        "nothing was fetched back"
+    );
     assert!(exec.books(&manager).agrees);
 }

@@ -5,8 +5,6 @@
 //! Weights are held in f32 here (lavapipe has `shader-f16`, so `auto` would pick f16); the f16
 //! path has its own tests in `runtime_f16.rs`.
 
-use std::path::Path;
-
 use pollster::block_on;
 use webvram::fetch::{FileSource, LoadOptions};
 use webvram::manager::Tier;
@@ -20,14 +18,7 @@ mod reference;
 
 use reference::{Case, MAX_ABS_DIFF, MIN_COSINE, compare};
 
-fn folder() -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models/all-MiniLM-L6-v2");
-    assert!(
-        dir.join("model.safetensors").exists(),
-        "run scripts/fetch-model.sh"
-    );
-    dir.to_str().unwrap().to_owned()
-}
+use reference::model_folder as folder;
 
 fn runtime(vram: VramMode, budget: Option<u64>) -> Runtime {
     let policy = Options {

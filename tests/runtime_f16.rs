@@ -3,8 +3,6 @@
 //! browser tests use, does not): half the bytes in the books, on the device and in wasm memory;
 //! embeddings close to sentence-transformers' f32 ones, and identical in every VRAM state.
 
-use std::path::Path;
-
 use pollster::block_on;
 use webvram::fetch::{FileSource, LoadOptions};
 use webvram::manager::{Dtype, Tier};
@@ -22,14 +20,7 @@ const F16_MAX_ABS_DIFF: f32 = 1e-3;
 /// …and keeps them as aligned with the reference as the f32 tests require (measured: 0.9999994).
 const F16_MIN_COSINE: f64 = reference::MIN_COSINE;
 
-fn folder() -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models/all-MiniLM-L6-v2");
-    assert!(
-        dir.join("model.safetensors").exists(),
-        "run scripts/fetch-model.sh"
-    );
-    dir.to_str().unwrap().to_owned()
-}
+use reference::model_folder as folder;
 
 fn runtime(vram: VramMode, budget: Option<u64>, weight_dtype: WeightDtype) -> Runtime {
     let policy = Options {

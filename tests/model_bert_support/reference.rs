@@ -25,6 +25,18 @@ pub struct Case {
     pub embedding: Vec<f32>,
 }
 
+/// The folder `scripts/fetch-model.sh` puts all-MiniLM-L6-v2 in, as `Runtime::load_model`
+/// takes it.
+#[allow(dead_code, reason = "model_bert reads the files itself")]
+pub fn model_folder() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models/all-MiniLM-L6-v2");
+    assert!(
+        dir.join("model.safetensors").exists(),
+        "run scripts/fetch-model.sh"
+    );
+    dir.to_str().unwrap().to_owned()
+}
+
 /// Every reference case.
 pub fn cases() -> Vec<Case> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/minilm_reference.json");
