@@ -117,7 +117,7 @@ impl Executor {
             slots[layer].host = Some(host);
             for index in 0..plan.moves.len() {
                 let mv = &plan.moves[index];
-                if ours(mv) && mv.layer == layer && run.failure.is_none() {
+                if ours(mv) && mv.layer == layer {
                     self.attempt_move(manager, &mut run, index).await;
                 }
             }
@@ -205,6 +205,7 @@ impl Executor {
         }
     }
 
+    /// Performs one move on the slot it names.
     async fn apply_move(
         &mut self,
         mv: &LayerMove,

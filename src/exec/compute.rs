@@ -33,6 +33,11 @@ impl Compute {
             Compute::Cpu(_) => None,
         }
     }
+
+    /// Whether f16 tensors can live here: a GPU device with `shader-f16` (never the CPU backend).
+    pub fn has_shader_f16(&self) -> bool {
+        self.gpu().is_some_and(GpuContext::has_shader_f16)
+    }
 }
 
 impl From<GpuContext> for Compute {

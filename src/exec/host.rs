@@ -2,7 +2,7 @@
 
 use half::f16;
 
-use crate::weights::{ConvertTarget, Converter, Dtype, WeightsError};
+use crate::weights::{ConvertTarget, Dtype, WeightsError, convert_all};
 
 /// A tensor's values in wasm memory, in the dtype the device will store them in.
 ///
@@ -35,10 +35,7 @@ impl HostValues {
         bytes: &[u8],
         to: ConvertTarget,
     ) -> Result<Self, WeightsError> {
-        let mut converter = Converter::new(tensor, from, to)?;
-        let mut out = Vec::with_capacity(bytes.len() / from.size() as usize * to.size());
-        converter.push(bytes, &mut out);
-        converter.finish()?;
+        let out = convert_all(tensor, from, bytes, to)?;
         let mut values = Self::with_capacity(to, out.len() / to.size());
         values.extend_le_bytes(&out);
         Ok(values)

@@ -91,16 +91,14 @@ pub(crate) fn check_upload(
     simulated_capacity: Option<u64>,
 ) -> Result<(), ExecError> {
     check_simulated(compute.device(), host, simulated_capacity)?;
-    let f16_unsupported = || ExecError::F16Unsupported {
-        layer: host.name.clone(),
-    };
-    match compute {
-        Compute::Cpu(_) if host.has_f16() => Err(f16_unsupported()),
-        Compute::Cpu(_) => Ok(()),
-        Compute::Gpu(gpu) if host.has_f16() && !gpu.has_shader_f16() => Err(f16_unsupported()),
-        Compute::Gpu(gpu) => {
-            check_binding_limit(host, gpu.limits().max_storage_buffer_binding_size)
-        }
+    if host.has_f16() && !compute.has_shader_f16() {
+        return Err(ExecError::F16Unsupported {
+            layer: host.name.clone(),
+        });
+    }
+    match compute.gpu() {
+        Some(gpu) => check_binding_limit(host, gpu.limits().max_storage_buffer_binding_size),
+        None => Ok(()),
     }
 }
 

@@ -171,9 +171,8 @@ impl Runtime {
     /// What model weights are held in, on the device and in wasm memory: f16 when the decision
     /// says so and the device really has `shader-f16`, else f32.
     pub fn weight_dtype(&self) -> ConvertTarget {
-        let device_has_f16 = self.gpu().is_some_and(GpuContext::has_shader_f16);
         match self.decision().weight_dtype {
-            policy::WeightDtype::F16 if device_has_f16 => ConvertTarget::F16,
+            policy::WeightDtype::F16 if self.exec.compute().has_shader_f16() => ConvertTarget::F16,
             _ => ConvertTarget::F32,
         }
     }

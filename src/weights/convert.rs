@@ -109,16 +109,30 @@ impl Converter {
     }
 }
 
+/// Converts a whole float tensor's bytes (`tensor` names it in errors) to little-endian `to`
+/// bytes in one go.
+///
+/// # Errors
+/// `NotAFloat` for integer dtypes, `PartialElement` when `bytes` is not a whole number of elements.
+pub fn convert_all(
+    tensor: &str,
+    from: Dtype,
+    bytes: &[u8],
+    to: ConvertTarget,
+) -> Result<Vec<u8>, WeightsError> {
+    let mut converter = Converter::new(tensor, from, to)?;
+    let mut out = Vec::with_capacity(bytes.len() / from.size() as usize * to.size());
+    converter.push(bytes, &mut out);
+    converter.finish()?;
+    Ok(out)
+}
+
 /// Converts a whole float tensor's bytes to f32 values in one go (for small tensors and tests).
 ///
 /// # Errors
 /// `NotAFloat` for integer dtypes, `PartialElement` when `bytes` is not a whole number of elements.
 pub fn to_f32_vec(tensor: &str, dtype: Dtype, bytes: &[u8]) -> Result<Vec<f32>, WeightsError> {
-    let mut converter = Converter::new(tensor, dtype, ConvertTarget::F32)?;
-    let mut out = Vec::new();
-    converter.push(bytes, &mut out);
-    converter.finish()?;
-    Ok(out
+    Ok(convert_all(tensor, dtype, bytes, ConvertTarget::F32)?
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect())

@@ -47,7 +47,7 @@ pub mod synth;
 mod tensor;
 mod url;
 
-pub use convert::{ConvertTarget, Converter, e4m3fn_to_f32, e5m2_to_f32, to_f32_vec};
+pub use convert::{ConvertTarget, Converter, convert_all, e4m3fn_to_f32, e5m2_to_f32, to_f32_vec};
 pub use dtype::{Dtype, DtypeProblem};
 pub use error::WeightsError;
 pub use header::Header;
