@@ -11,7 +11,7 @@ export class WebvramError extends Error {
 }
 export type ErrorCode =
   | 'OOM' | 'DEVICE_LOST' | 'FETCH' | 'INTEGRITY' | 'FORMAT' | 'ABORTED' | 'UNSUPPORTED' | 'BROWSER'
-  | 'INVALID_OPTION' | 'INVALID_INPUT' | 'INVALID_STATE' | 'EXECUTION';
+  | 'INVALID_OPTION' | 'INVALID_INPUT' | 'INVALID_STATE' | 'EXECUTION' | 'PANIC';
 export class OutOfMemoryError extends WebvramError {}
 export class DeviceLostError extends WebvramError {}
 export class FetchError extends WebvramError {}
@@ -22,3 +22,5 @@ export class UnsupportedError extends WebvramError {}
 export class InvalidOptionError extends WebvramError {}
 export class InvalidInputError extends WebvramError {}
 export class InvalidStateError extends WebvramError {}
+/** Rust panicked earlier in this page (`PANIC`): every later call fails; reload the page. */
+export class PanicError extends WebvramError {}

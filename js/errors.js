@@ -29,6 +29,9 @@ export class InvalidOptionError extends WebvramError {}
 export class InvalidInputError extends WebvramError {}
 /** The model was unloaded, the runtime destroyed, or a plan cannot run (`INVALID_STATE`). */
 export class InvalidStateError extends WebvramError {}
+/** Rust panicked earlier in this page (`PANIC`): webvram's state cannot be trusted, so every
+ * later call fails with this; reload the page. Each runtime also fires an `error` event. */
+export class PanicError extends WebvramError {}
 
 const BY_CODE = {
   OOM: OutOfMemoryError,
@@ -42,6 +45,7 @@ const BY_CODE = {
   INVALID_OPTION: InvalidOptionError,
   INVALID_INPUT: InvalidInputError,
   INVALID_STATE: InvalidStateError,
+  PANIC: PanicError,
 };
 
 /** Called from wasm: the error for `code`, with `fields` copied onto it. */

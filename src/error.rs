@@ -53,6 +53,19 @@ pub enum Error {
     /// The runtime was destroyed (`destroy()`); create a new one.
     #[error("the runtime was destroyed; create a new one")]
     Destroyed,
+    /// An argument of a call cannot be used (a wrong type, a text over the cap, a text longer
+    /// than the model takes when truncation is refused).
+    #[error("invalid argument `{argument}`: {message}")]
+    InvalidInput {
+        /// The argument as the caller sees it (`texts[3]`, `url`, `models[0]`).
+        argument: String,
+        /// What is wrong and what is accepted.
+        message: String,
+    },
+    /// Rust panicked earlier in this page: webvram's state can no longer be trusted, so every
+    /// call is refused until the page is reloaded.
+    #[error("webvram hit an internal error (a Rust panic) earlier in this page: reload the page")]
+    Panicked,
     /// The caller passed options the runtime cannot use.
     #[error("invalid option `{option}`: {message}")]
     InvalidOption {
@@ -71,6 +84,8 @@ impl Error {
             Error::RequestDevice { .. } | Error::Backend { .. } => "UNSUPPORTED",
             Error::Execution { .. } => "EXECUTION",
             Error::InvalidOption { .. } => "INVALID_OPTION",
+            Error::InvalidInput { .. } => "INVALID_INPUT",
+            Error::Panicked => "PANIC",
             Error::Fetch(e) => e.code(),
             Error::Model(e) => e.code(),
             Error::Exec(e) => e.code(),

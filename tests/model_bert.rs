@@ -175,8 +175,9 @@ fn tokenization_matches_sentence_transformers() {
 
 #[test]
 fn embeddings_match_on_the_cpu_backend() {
+    // check_against_fixture asserts every case; the worst one is reported for the log.
     let (diff, cos) = check_against_fixture("cpu (flex)", &Device::flex());
-    assert!(diff <= MAX_ABS_DIFF && cos >= MIN_COSINE);
+    eprintln!("cpu (flex): worst diff {diff:e}, cosine {cos}");
 }
 
 #[test]
@@ -189,8 +190,7 @@ fn embeddings_match_on_the_native_gpu() {
         rt.adapter().unavailable_reason
     );
     let label = format!("gpu ({})", rt.adapter().description);
-    let (diff, cos) = check_against_fixture(&label, rt.device());
-    assert!(diff <= MAX_ABS_DIFF && cos >= MIN_COSINE);
+    check_against_fixture(&label, rt.device());
 }
 
 /// Max and CLS pooling must also ignore padding: a text embedded alone equals it inside a batch.

@@ -54,7 +54,14 @@ struct BenchReport {
 /// residency: [{fraction, state, residentBytes, nonResidentBytes, uploadedBytes, forwardMs, …}]}`.
 /// A diagnostic for benchmarks, not part of the model API.
 #[wasm_bindgen(js_name = benchSyntheticModel)]
-pub async fn bench_synthetic_model(url: String, options: JsValue) -> Result<JsValue, JsValue> {
+pub async fn bench_synthetic_model(
+    #[wasm_bindgen(unchecked_param_type = "string")] url: JsValue,
+    options: JsValue,
+) -> Result<JsValue, JsValue> {
+    super::panic::check()?;
+    let url = super::args::string_arg(&url, "url")?;
+    let keys = ["layers", "width", "seed", "fractions", "batch", "runs"];
+    super::args::options_object(&options, "benchSyntheticModel", &keys)?;
     let options: BenchOptions = serde_wasm_bindgen::from_value(options)
         .map_err(|err| invalid_option("options", &err.to_string()))?;
     let model = SynthMlp {

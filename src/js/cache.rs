@@ -2,10 +2,12 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::{js_error, to_js};
+use super::args::string_arg;
+use super::{js_error, panic, to_js};
 use crate::fetch::ModelCache;
 
 async fn open() -> Result<ModelCache, JsValue> {
+    panic::check()?;
     ModelCache::open().await.ok_or_else(|| {
         js_error(
             "Cache Storage is not available in this context (insecure origin or storage disabled)",
@@ -30,7 +32,10 @@ pub async fn cache_size() -> Result<f64, JsValue> {
 /// Deletes one model's cached files (by the location it was loaded from); resolves to whether it
 /// was cached.
 #[wasm_bindgen(js_name = deleteCachedModel)]
-pub async fn delete_cached_model(url: String) -> Result<bool, JsValue> {
+pub async fn delete_cached_model(
+    #[wasm_bindgen(unchecked_param_type = "string")] url: JsValue,
+) -> Result<bool, JsValue> {
+    let url = string_arg(&url, "url")?;
     Ok(open().await?.delete(&url).await)
 }
 

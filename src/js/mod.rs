@@ -4,59 +4,47 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use crate::policy::Options;
 use crate::{Error, RuntimeOptions};
 
+mod args;
 mod bench;
 mod cache;
 mod model;
+mod panic;
 mod reader;
 mod runtime;
 mod storage;
 mod types;
 mod weights;
 
-/// Option keys the JS layer handles itself; everything else belongs to the policy, which rejects
-/// unknown keys and wrong types with serde's message.
+/// Option keys the JS layer handles itself; the rest ([`Options::KEYS`]) belong to the policy.
 const JS_KEYS: [&str; 3] = ["powerPreference", "simulatedGpuCapacity", "rememberBudget"];
 
 /// `Runtime.create`'s options, and whether to store budgets learned from out-of-memory events
 /// (`rememberBudget`, default `true`).
 pub(crate) fn parse_options(options: JsValue) -> Result<(RuntimeOptions, bool), JsValue> {
-    if options.is_undefined() || options.is_null() {
+    let keys: Vec<&str> = JS_KEYS.iter().chain(&Options::KEYS).copied().collect();
+    let Some(given) = args::options_object(&options, "Runtime.create", &keys)? else {
         return Ok((RuntimeOptions::default(), true));
+    };
+    let given = Some(&given);
+    let power_preference = match args::get(given, JS_KEYS[0]) {
+        v if v.is_undefined() => None,
+        v => Some((v.as_string()).ok_or_else(|| invalid_option(JS_KEYS[0], "expected a string"))?),
+    };
+    let simulated_gpu_capacity = args::whole_option(given, JS_KEYS[1])?;
+    let remember = args::bool_option(given, JS_KEYS[2])?.unwrap_or(true);
+    // The policy's own keys, through serde (types, enum spellings); undefined means absent.
+    let policy_part = js_sys::Object::new();
+    for key in Options::KEYS {
+        let value = args::get(given, key);
+        if !value.is_undefined() {
+            js_sys::Reflect::set(&policy_part, &key.into(), &value)?;
+        }
     }
-    let invalid = invalid_option;
-    let Some(given) = options.dyn_ref::<js_sys::Object>() else {
-        return Err(invalid("options", "expected an object"));
-    };
-    let rest = js_sys::Object::assign(&js_sys::Object::new(), given);
-    let [power, capacity, remember] = JS_KEYS.map(|key| {
-        let value = js_sys::Reflect::get(&rest, &key.into()).unwrap_or(JsValue::UNDEFINED);
-        let _ = js_sys::Reflect::delete_property(&rest, &key.into());
-        (!value.is_undefined()).then_some(value)
-    });
-    let power_preference = match power {
-        None => None,
-        Some(v) => Some(
-            v.as_string()
-                .ok_or_else(|| invalid(JS_KEYS[0], "expected a string"))?,
-        ),
-    };
-    let simulated_gpu_capacity = match capacity {
-        None => None,
-        Some(v) => match v.as_f64() {
-            Some(bytes) if bytes >= 0.0 && bytes.fract() == 0.0 => Some(bytes as u64),
-            _ => return Err(invalid(JS_KEYS[1], "expected a whole number of bytes ≥ 0")),
-        },
-    };
-    let remember = match remember {
-        None => true,
-        Some(v) => v
-            .as_bool()
-            .ok_or_else(|| invalid(JS_KEYS[2], "expected a boolean"))?,
-    };
-    let policy = serde_wasm_bindgen::from_value(rest.into())
-        .map_err(|err| invalid("options", &err.to_string()))?;
+    let policy = serde_wasm_bindgen::from_value(policy_part.into())
+        .map_err(|err| invalid_option("options", &err.to_string()))?;
     let learned = match remember {
         true => storage::learned_budgets(),
         false => Vec::new(),

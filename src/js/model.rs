@@ -1,20 +1,34 @@
 //! `Model` in JS: what `runtime.loadModel()` resolves to.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use js_sys::{Array, Float32Array};
 use wasm_bindgen::prelude::*;
 
+use super::args::{bool_option, options_object, texts_arg};
+use super::panic;
 use super::runtime::Shared;
 use super::{js_error, to_js, to_js_error};
-use crate::runtime::ModelInfo;
+use crate::manager::ModelId;
+use crate::runtime::{EmbedOptions, ModelInfo};
+
+/// The hidden method `loadModelsGpu` calls on each item to learn which runtime and model it is:
+/// wasm-bindgen's glue runs it on the real handle (or throws for a freed one).
+pub(crate) const HANDLE_METHOD: &str = "__webvramHandle";
+
+/// `embed`'s option keys.
+const EMBED_KEYS: [&str; 1] = ["truncate"];
 
 /// A loaded model: `await model.embed(texts)`, `model.memoryMap()`, `await model.unload()`.
+///
+/// Every method takes `&self` and goes through the runtime's lock, so any interleaving of calls
+/// is served in order (or refused with a webvram error), never wasm-bindgen's aliasing error.
 #[wasm_bindgen(js_name = Model)]
 pub struct JsModel {
     shared: Rc<Shared>,
     info: ModelInfo,
-    unloaded: bool,
+    unloaded: Cell<bool>,
 }
 
 impl JsModel {
@@ -22,14 +36,19 @@ impl JsModel {
         Self {
             shared,
             info,
-            unloaded: false,
+            unloaded: Cell::new(false),
         }
     }
 
+    fn id(&self) -> ModelId {
+        ModelId::new(self.info.id)
+    }
+
     fn check_loaded(&self) -> Result<(), JsValue> {
-        match self.unloaded {
+        panic::check()?;
+        match self.unloaded.get() {
             true => Err(js_error(
-                &format!("model {} was unloaded", self.info.url),
+                &format!("model {} was unloaded; load it again", self.info.url),
                 "INVALID_STATE",
                 &[],
             )),
@@ -43,24 +62,35 @@ impl JsModel {
     /// `{id, url, fileBytes, weightBytes, weightDtype, layers, dimension, shards}`.
     #[wasm_bindgen(getter, unchecked_return_type = "ModelInfo")]
     pub fn info(&self) -> Result<JsValue, JsValue> {
+        panic::check()?;
         to_js(&self.info)
     }
 
     /// Sentence embeddings: one `Float32Array` per text, as sentence-transformers computes them
-    /// (its truncation, pooling and normalisation).
+    /// (its truncation, pooling and normalisation). `{truncate: false}` refuses a text longer
+    /// than the model takes instead of cutting it.
     #[wasm_bindgen(unchecked_return_type = "Float32Array[]")]
-    pub async fn embed(&self, texts: Vec<String>) -> Result<Array, JsValue> {
-        Ok(self.embed_with_stats(texts).await?.0)
+    pub async fn embed(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] texts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "EmbedOptions")] options: Option<JsValue>,
+    ) -> Result<Array, JsValue> {
+        Ok(self.embed_with_stats(texts, options).await?.0)
     }
 
     /// Like `embed`, resolving to `{vectors, stats}` where `stats` says what the call did
-    /// (`forward.streamedLayers`, `forward.uploadedBytes`, `steppedDown`, `deviceReplaced`).
+    /// (`forward.streamedLayers`, `forward.uploadedBytes`, `steppedDown`, `deviceReplaced`,
+    /// `truncated`).
     #[wasm_bindgen(
         js_name = embedWithStats,
         unchecked_return_type = "{ vectors: Float32Array[], stats: EmbedStats }"
     )]
-    pub async fn embed_with_stats_js(&self, texts: Vec<String>) -> Result<JsValue, JsValue> {
-        let (vectors, stats) = self.embed_with_stats(texts).await?;
+    pub async fn embed_with_stats_js(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] texts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "EmbedOptions")] options: Option<JsValue>,
+    ) -> Result<JsValue, JsValue> {
+        let (vectors, stats) = self.embed_with_stats(texts, options).await?;
         let out = js_sys::Object::new();
         js_sys::Reflect::set(&out, &"vectors".into(), &vectors)?;
         js_sys::Reflect::set(&out, &"stats".into(), &stats)?;
@@ -70,42 +100,52 @@ impl JsModel {
     /// Every layer of this model with its bytes and tier (`gpu`, `host`, `cache`, `remote`).
     #[wasm_bindgen(js_name = memoryMap, unchecked_return_type = "LayerEntry[]")]
     pub fn memory_map(&self) -> Result<JsValue, JsValue> {
-        let map = match self.shared.runtime.try_lock() {
+        panic::check()?;
+        let map = match self.shared.try_lock() {
             Some(runtime) => runtime.manager().memory_map(),
             None => self.shared.snapshot.borrow().stats.memory_map.clone(),
         };
-        let id = crate::manager::ModelId::new(self.info.id);
         let layers: Vec<_> = (map.layers.iter())
-            .filter(|layer| layer.model == id)
+            .filter(|layer| layer.model == self.id())
             .collect();
         to_js(&layers)
     }
 
     /// Releases the model: its layers leave the GPU and wasm memory. Calls afterwards fail with
-    /// `INVALID_STATE`.
-    pub async fn unload(&mut self) -> Result<(), JsValue> {
-        if self.unloaded {
+    /// `INVALID_STATE`; a second `unload` does nothing.
+    pub async fn unload(&self) -> Result<(), JsValue> {
+        panic::check()?;
+        if self.unloaded.replace(true) {
             return Ok(());
         }
-        let mut runtime = self.shared.runtime.lock().await;
+        let mut runtime = self.shared.lock().await?;
         let result = runtime.unload_model(self.info.id).await;
         self.shared.settle(runtime);
-        self.unloaded = true;
         result.map_err(to_js_error)
+    }
+
+    /// `[runtime identity, model id, unloaded]`, for `loadModelsGpu` (see [`HANDLE_METHOD`]).
+    #[wasm_bindgen(js_name = __webvramHandle, skip_typescript)]
+    pub fn handle(&self) -> Array {
+        let fields = [
+            f64::from(self.shared.uid),
+            f64::from(self.info.id),
+            f64::from(u8::from(self.unloaded.get())),
+        ];
+        fields.into_iter().map(JsValue::from).collect()
     }
 }
 
 /// Dropping the handle (`model.free()`, or the garbage collector through wasm-bindgen's
 /// finalizer) unloads the model, so a forgotten `Model` does not pin GPU and wasm memory. If a
-/// call holds the runtime at that moment, the model stays until `unload`, `destroy` or the next
-/// runtime.
+/// call holds the runtime at that moment, the model is unloaded as soon as that call ends.
 impl Drop for JsModel {
     fn drop(&mut self) {
-        if self.unloaded {
+        if self.unloaded.get() {
             return;
         }
-        if let Some(mut runtime) = self.shared.runtime.try_lock() {
-            let _ = runtime.forget(crate::manager::ModelId::new(self.info.id));
+        self.shared.dropped.borrow_mut().push(self.id());
+        if let Some(runtime) = self.shared.try_lock() {
             self.shared.settle(runtime);
         }
     }
@@ -118,24 +158,37 @@ struct Stats<'a> {
     forward: &'a crate::exec::ForwardStats,
     stepped_down: bool,
     device_replaced: bool,
+    /// How many texts were cut at the model's `max_seq_length`.
+    truncated: usize,
+    /// Which ones (indices into `texts`).
+    truncated_texts: &'a [usize],
 }
 
 impl JsModel {
-    async fn embed_with_stats(&self, texts: Vec<String>) -> Result<(Array, JsValue), JsValue> {
+    async fn embed_with_stats(
+        &self,
+        texts: JsValue,
+        options: Option<JsValue>,
+    ) -> Result<(Array, JsValue), JsValue> {
         self.check_loaded()?;
-        let mut runtime = self.shared.runtime.lock().await;
-        let result = runtime.embed(self.info.id, &texts).await;
+        let texts = texts_arg(&texts)?;
+        let options = options_object(&options.unwrap_or_default(), "embed", &EMBED_KEYS)?;
+        let options = EmbedOptions {
+            truncate: bool_option(options.as_ref(), EMBED_KEYS[0])?.unwrap_or(true),
+        };
+        let mut runtime = self.shared.lock().await?;
+        let result = runtime.embed_with(self.info.id, &texts, &options).await;
         self.shared.settle(runtime);
         let report = result.map_err(to_js_error)?;
-        let vectors = report
-            .vectors
-            .iter()
+        let vectors = (report.vectors.iter())
             .map(|v| JsValue::from(Float32Array::from(v.as_slice())))
             .collect();
         let stats = to_js(&Stats {
             forward: &report.forward,
             stepped_down: report.stepped_down,
             device_replaced: report.device_replaced,
+            truncated: report.truncated.len(),
+            truncated_texts: &report.truncated,
         })?;
         Ok((vectors, stats))
     }

@@ -1,24 +1,43 @@
 //! `Runtime` in JS: create, inspect, load models, free memory, listen, destroy.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
+use futures_util::future::{Either, select};
 use futures_util::lock::{Mutex, MutexGuard};
-use js_sys::{Array, Function, Reflect};
+use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use super::model::JsModel;
-use super::weights::{cache_option, fetch_error, load_options};
-use super::{invalid_option, js_error, parse_options, storage, to_js, to_js_error};
+use super::args::{
+    bool_option, invalid_input, options_object, string_arg, type_name, whole_option,
+};
+use super::model::{HANDLE_METHOD, JsModel};
+use super::panic::{self, Poisoned};
+use super::weights::{LOAD_KEYS, cache_option, fetch_error, load_options};
+use super::{js_error, parse_options, storage, to_js, to_js_error};
 use crate::fetch::{CacheMode, CachedSource, FetchSource, ModelCache, Progress, browser_sleep};
+use crate::manager::ModelId;
 use crate::runtime::RuntimeEvent;
-use crate::{Runtime, SystemStats};
+use crate::{Error, Runtime, SystemStats};
+
+/// The events a runtime dispatches (`error` after a panic).
+const EVENT_TYPES: [&str; 5] = ["statechange", "oom", "devicelost", "layermove", "error"];
+
+thread_local! {
+    /// Runtime identities: never reused within a page, so a handle names one runtime.
+    static NEXT_RUNTIME: Cell<u32> = const { Cell::new(1) };
+}
 
 /// The runtime shared by the JS `Runtime` and its `Model`s. Calls that await the GPU hold the
 /// async lock, so concurrent JS calls run one after another instead of failing.
 pub(crate) struct Shared {
-    pub runtime: Mutex<Runtime>,
+    /// This runtime's identity: every `Model` handle carries it.
+    pub uid: u32,
+    /// Take it with [`lock`](Self::lock), which also watches for a panic.
+    runtime: Mutex<Runtime>,
+    /// Models whose handle was dropped while a call held the lock: unloaded when it frees.
+    pub dropped: RefCell<Vec<ModelId>>,
     /// What the sync getters answer while a call holds the lock: refreshed after every call.
     pub snapshot: RefCell<Snapshot>,
     /// Where `statechange`, `oom`, `devicelost` and `layermove` events are dispatched.
@@ -43,9 +62,29 @@ impl Snapshot {
 }
 
 impl Shared {
-    /// Ends a call: refreshes the snapshot, stores a learned budget, releases the lock and then
-    /// dispatches what happened (so listeners may call back into the runtime).
+    /// The runtime, once every call before this one is done; `PANIC` if the module panicked
+    /// (also while waiting: the lock of a call that panicked is never released).
+    pub async fn lock(&self) -> Result<MutexGuard<'_, Runtime>, JsValue> {
+        panic::check()?;
+        let poisoned = Poisoned::new();
+        match select(self.runtime.lock(), poisoned).await {
+            Either::Left((guard, _)) => Ok(guard),
+            Either::Right(((), _)) => Err(to_js_error(Error::Panicked)),
+        }
+    }
+
+    /// The runtime if no call holds it now (for sync getters and `Drop`).
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, Runtime>> {
+        self.runtime.try_lock()
+    }
+
+    /// Ends a call: unloads the models whose handles were dropped meanwhile, refreshes the
+    /// snapshot, stores a learned budget, releases the lock and then dispatches what happened
+    /// (so listeners may call back into the runtime).
     pub fn settle(&self, mut runtime: MutexGuard<'_, Runtime>) {
+        for id in std::mem::take(&mut *self.dropped.borrow_mut()) {
+            let _ = runtime.forget(id);
+        }
         *self.snapshot.borrow_mut() = Snapshot::of(&runtime);
         if let Some(learned) = runtime.take_learned()
             && self.remember_budget
@@ -60,12 +99,24 @@ impl Shared {
     }
 
     fn dispatch(&self, event: &RuntimeEvent) {
-        let Ok(detail) = to_js(event) else {
-            return;
-        };
+        if let Ok(detail) = to_js(event) {
+            self.dispatch_detail(event.kind(), &detail);
+        }
+    }
+
+    /// Fires `error` with `{type: 'error', code: 'PANIC', message}`: the module panicked.
+    pub fn dispatch_error(&self, message: &str) {
+        let detail = Object::new();
+        for (key, value) in [("type", "error"), ("code", "PANIC"), ("message", message)] {
+            let _ = Reflect::set(&detail, &key.into(), &value.into());
+        }
+        self.dispatch_detail("error", &detail);
+    }
+
+    fn dispatch_detail(&self, kind: &str, detail: &JsValue) {
         let init = web_sys::CustomEventInit::new();
-        init.set_detail(&detail);
-        if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(event.kind(), &init) {
+        init.set_detail(detail);
+        if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(kind, &init) {
             let _ = self.events.dispatch_event(&event);
         }
     }
@@ -86,45 +137,49 @@ impl JsRuntime {
     pub async fn create(
         #[wasm_bindgen(unchecked_optional_param_type = "RuntimeOptions")] options: Option<JsValue>,
     ) -> Result<JsRuntime, JsValue> {
-        console_error_panic_hook::set_once();
+        panic::install_hook();
+        panic::check()?;
         let (options, remember_budget) = parse_options(options.unwrap_or_default())?;
         let mut runtime = Runtime::create(options).await.map_err(to_js_error)?;
         runtime.set_layer_reader(Box::new(super::reader::BrowserReader));
         let adapter = to_js(runtime.adapter())?;
         let events = web_sys::EventTarget::new()?;
-        let shared = Shared {
+        let shared = Rc::new(Shared {
+            uid: NEXT_RUNTIME.with(|n| n.replace(n.get() + 1)),
             snapshot: RefCell::new(Snapshot::of(&runtime)),
             runtime: Mutex::new(runtime),
+            dropped: RefCell::default(),
             events,
             remember_budget,
-        };
-        Ok(JsRuntime {
-            shared: Rc::new(shared),
-            adapter,
-        })
+        });
+        panic::register(&shared);
+        Ok(JsRuntime { shared, adapter })
     }
 
     /// The adapter profile: vendor, architecture, description, features, limits, host facts.
     #[wasm_bindgen(getter, unchecked_return_type = "AdapterProfile")]
-    pub fn adapter(&self) -> JsValue {
-        self.adapter.clone()
+    pub fn adapter(&self) -> Result<JsValue, JsValue> {
+        panic::check()?;
+        Ok(self.adapter.clone())
     }
 
     /// ComfyUI's VRAM state name (`"SHARED"`, `"DISABLED"`, …); it can step down after an
     /// out-of-memory error.
     #[wasm_bindgen(getter, js_name = vramState, unchecked_return_type = "VramState")]
-    pub fn vram_state(&self) -> String {
-        match self.shared.runtime.try_lock() {
+    pub fn vram_state(&self) -> Result<String, JsValue> {
+        panic::check()?;
+        Ok(match self.shared.try_lock() {
             Some(runtime) => runtime.vram_state().to_owned(),
             None => self.shared.snapshot.borrow().vram_state.clone(),
-        }
+        })
     }
 
     /// ComfyUI's `/system_stats` object, with the same field names, plus `policy`, `books` and
     /// `memory_map`. While another call is running, the state after the previous call.
     #[wasm_bindgen(js_name = systemStats, unchecked_return_type = "SystemStats")]
     pub fn system_stats(&self) -> Result<JsValue, JsValue> {
-        match self.shared.runtime.try_lock() {
+        panic::check()?;
+        match self.shared.try_lock() {
             Some(runtime) => to_js(&runtime.system_stats()),
             None => to_js(&self.shared.snapshot.borrow().stats),
         }
@@ -137,17 +192,19 @@ impl JsRuntime {
     #[wasm_bindgen(js_name = loadModel)]
     pub async fn load_model(
         &self,
-        url: String,
+        #[wasm_bindgen(unchecked_param_type = "string")] url: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "LoadModelOptions")] options: Option<
             JsValue,
         >,
     ) -> Result<JsModel, JsValue> {
-        let options = options.unwrap_or_default();
-        let (load, signal, on_progress) = load_options(&options)?;
-        let mode = cache_option(&options, CacheMode::Prefer)?;
+        panic::check()?;
+        let url = string_arg(&url, "url")?;
+        let options = options_object(&options.unwrap_or_default(), "loadModel", &LOAD_KEYS)?;
+        let (load, signal, on_progress) = load_options(options.as_ref())?;
+        let mode = cache_option(options.as_ref(), CacheMode::Prefer)?;
         let report = |p: &Progress<'_>| emit(on_progress.as_ref(), p);
         let network = FetchSource::new(signal);
-        let mut runtime = self.shared.runtime.lock().await;
+        let mut runtime = self.shared.lock().await?;
         let loaded = match ModelCache::open_for(mode).await {
             None => runtime.load_model(&network, &url, &load, report).await,
             Some(cache) => {
@@ -170,24 +227,28 @@ impl JsRuntime {
     #[wasm_bindgen(js_name = loadModelsGpu)]
     pub async fn load_models_gpu(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "Model[]")] models: Array,
-        #[wasm_bindgen(unchecked_param_type = "{ memoryRequired?: number }")] options: Option<
-            JsValue,
-        >,
+        #[wasm_bindgen(unchecked_param_type = "Model[]")] models: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ memoryRequired?: number }")]
+        options: Option<JsValue>,
     ) -> Result<(), JsValue> {
-        let options = options.unwrap_or_default();
-        let ids = (models.iter())
-            .map(|model| model_id(&model))
+        panic::check()?;
+        if !Array::is_array(&models) {
+            let got = type_name(&models);
+            return Err(invalid_input(
+                "models",
+                &format!("expected an array of Model objects, got {got}"),
+            ));
+        }
+        let ids = (Array::from(&models).iter().enumerate())
+            .map(|(index, model)| self.model_id(&model, index))
             .collect::<Result<Vec<_>, _>>()?;
-        let memory_required = match Reflect::get(&options, &"memoryRequired".into()) {
-            Ok(v) if v.is_undefined() || v.is_null() => 0,
-            Ok(v) => match v.as_f64() {
-                Some(bytes) if bytes >= 0.0 => bytes as u64,
-                _ => return Err(invalid_option("memoryRequired", "expected bytes ≥ 0")),
-            },
-            Err(_) => 0,
-        };
-        let mut runtime = self.shared.runtime.lock().await;
+        let options = options_object(
+            &options.unwrap_or_default(),
+            "loadModelsGpu",
+            &["memoryRequired"],
+        )?;
+        let memory_required = whole_option(options.as_ref(), "memoryRequired")?.unwrap_or(0);
+        let mut runtime = self.shared.lock().await?;
         let result = runtime.load_models_gpu(&ids, memory_required).await;
         self.shared.settle(runtime);
         result.map_err(to_js_error)
@@ -202,18 +263,12 @@ impl JsRuntime {
         )]
         options: Option<JsValue>,
     ) -> Result<(), JsValue> {
-        let options = options.unwrap_or_default();
-        let flag = |key: &str| {
-            Reflect::get(&options, &key.into())
-                .ok()
-                .and_then(|v| v.as_bool())
-                .unwrap_or(true)
-        };
-        let (unload, free) = match options.is_object() {
-            true => (flag("unloadModels"), flag("freeMemory")),
-            false => (true, true),
-        };
-        let mut runtime = self.shared.runtime.lock().await;
+        panic::check()?;
+        let keys = ["unloadModels", "freeMemory"];
+        let options = options_object(&options.unwrap_or_default(), "free", &keys)?;
+        let unload = bool_option(options.as_ref(), keys[0])?.unwrap_or(true);
+        let free = bool_option(options.as_ref(), keys[1])?.unwrap_or(true);
+        let mut runtime = self.shared.lock().await?;
         let result = runtime.free(unload, free).await;
         self.shared.settle(runtime);
         result.map_err(to_js_error)
@@ -221,18 +276,19 @@ impl JsRuntime {
 
     /// Unloads every model, gives GPU memory back and destroys the device. Later calls fail
     /// with `INVALID_STATE`; `systemStats()` still answers.
-    pub async fn destroy(&self) {
-        let mut runtime = self.shared.runtime.lock().await;
+    pub async fn destroy(&self) -> Result<(), JsValue> {
+        let mut runtime = self.shared.lock().await?;
         runtime.destroy();
         self.shared.settle(runtime);
+        Ok(())
     }
 
     /// Destroys the GPU device as a driver reset would. The next call notices, opens a new
     /// device, restores the weights and succeeds (a `devicelost` event says so): for testing
     /// how a page copes.
     #[wasm_bindgen(js_name = loseDevice)]
-    pub async fn lose_device(&self) {
-        let runtime = self.shared.runtime.lock().await;
+    pub async fn lose_device(&self) -> Result<(), JsValue> {
+        let runtime = self.shared.lock().await?;
         runtime.lose_device();
         // The browser reports the loss asynchronously; resolve once the runtime has heard it, so
         // the next call takes the recovery path deterministically.
@@ -244,10 +300,20 @@ impl JsRuntime {
             sleep(Duration::from_millis(20)).await;
         }
         self.shared.settle(runtime);
+        Ok(())
     }
 
-    /// `EventTarget.addEventListener` for `statechange`, `oom`, `devicelost` and `layermove`;
-    /// each event is a `CustomEvent` whose `detail` says what happened.
+    /// Panics inside the runtime's lock, on purpose: how the tests check that a panic poisons
+    /// the module, wakes waiting calls and fires `error`. Not part of the API.
+    #[wasm_bindgen(js_name = __panicForTesting, skip_typescript)]
+    pub async fn panic_for_testing(&self) -> Result<(), JsValue> {
+        let _runtime = self.shared.lock().await?;
+        panic!("a panic on purpose (Runtime.__panicForTesting)");
+    }
+
+    /// `EventTarget.addEventListener` for `statechange`, `oom`, `devicelost`, `layermove` and
+    /// `error` (a panic: every later call fails); each event is a `CustomEvent` whose `detail`
+    /// says what happened.
     #[wasm_bindgen(js_name = addEventListener)]
     pub fn add_event_listener(
         &self,
@@ -282,20 +348,66 @@ impl JsRuntime {
         listener: JsValue,
         options: JsValue,
     ) -> Result<(), JsValue> {
+        panic::check()?;
+        let known = kind
+            .as_string()
+            .filter(|k| EVENT_TYPES.contains(&k.as_str()));
+        if known.is_none() {
+            let expected = EVENT_TYPES.join(", ");
+            return Err(invalid_input(
+                "type",
+                &format!("expected one of {expected}"),
+            ));
+        }
+        if !(listener.is_function() || listener.is_object()) {
+            return Err(invalid_input(
+                "listener",
+                "expected a function or an object with handleEvent",
+            ));
+        }
         let target: &JsValue = self.shared.events.as_ref();
         let function: Function = Reflect::get(target, &method.into())?.dyn_into()?;
         function.call3(target, &kind, &listener, &options)?;
         Ok(())
     }
-}
 
-/// The id of a JS `Model` (read through its `info` getter, so the object stays usable).
-fn model_id(model: &JsValue) -> Result<u32, JsValue> {
-    let info = Reflect::get(model, &"info".into()).unwrap_or(JsValue::UNDEFINED);
-    let id = Reflect::get(&info, &"id".into()).unwrap_or(JsValue::UNDEFINED);
-    id.as_f64()
-        .map(|id| id as u32)
-        .ok_or_else(|| js_error("expected an array of Model objects", "INVALID_INPUT", &[]))
+    /// The model id behind `models[index]`, which must be a live `Model` of this runtime.
+    fn model_id(&self, model: &JsValue, index: usize) -> Result<u32, JsValue> {
+        let argument = format!("models[{index}]");
+        let method = match model.is_object() {
+            true => Reflect::get(model, &HANDLE_METHOD.into()).ok(),
+            false => None,
+        };
+        let Some(method) = method.and_then(|m| m.dyn_into::<Function>().ok()) else {
+            let got = type_name(model);
+            return Err(invalid_input(
+                &argument,
+                &format!("expected a Model, got {got}"),
+            ));
+        };
+        // wasm-bindgen's glue throws for a handle whose memory was released (`free()`).
+        let handle = method.call0(model).map_err(|_| {
+            let message = format!("{argument} was freed (model.free()); load the model again");
+            js_error(&message, "INVALID_STATE", &[])
+        })?;
+        let field = |i: u32| Array::from(&handle).get(i).as_f64();
+        match (field(0), field(1), field(2)) {
+            (Some(runtime), Some(id), Some(unloaded)) if runtime as u32 == self.shared.uid => {
+                match unloaded != 0.0 {
+                    true => Err(js_error(
+                        &format!("{argument} was unloaded; load it again"),
+                        "INVALID_STATE",
+                        &[],
+                    )),
+                    false => Ok(id as u32),
+                }
+            }
+            (Some(_), Some(_), Some(_)) => {
+                Err(invalid_input(&argument, "is a Model of another runtime"))
+            }
+            _ => Err(invalid_input(&argument, "expected a Model")),
+        }
+    }
 }
 
 /// Sends a progress event to the caller's callback (if any); serialises only when there is one.

@@ -147,14 +147,26 @@ export interface ForwardStats {
   poolInUseBefore: number; peakPoolInUse: number;
 }
 
-export interface EmbedStats { forward: ForwardStats; steppedDown: boolean; deviceReplaced: boolean }
+/** `embed` options. */
+export interface EmbedOptions {
+  /** Cut texts longer than the model's `max_seq_length` (default true, as sentence-transformers
+   * does); `false` rejects them with an `InvalidInputError` naming the text and its tokens. */
+  truncate?: boolean;
+}
 
-export type RuntimeEventType = 'statechange' | 'oom' | 'devicelost' | 'layermove';
+export interface EmbedStats {
+  forward: ForwardStats; steppedDown: boolean; deviceReplaced: boolean;
+  /** How many texts were cut at `max_seq_length`, and which (indices into the texts). */
+  truncated: number; truncatedTexts: number[];
+}
+
+export type RuntimeEventType = 'statechange' | 'oom' | 'devicelost' | 'layermove' | 'error';
 
 /** `event.detail` of each runtime event. */
 export type RuntimeEventDetail =
   | { type: 'statechange'; from: VramState; to: VramState; budgetBytes: number }
   | { type: 'oom'; learned: { fingerprint: string; budgetBytes: number; state: VramState; oomCount: number; updatedMs: number } }
   | { type: 'devicelost'; replaced: boolean }
-  | { type: 'layermove'; model: number; layer: string; bytes: number; from: Tier; to: Tier };
+  | { type: 'layermove'; model: number; layer: string; bytes: number; from: Tier; to: Tier }
+  | { type: 'error'; code: 'PANIC'; message: string };
 "#;

@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use js_sys::{Function, Reflect};
+use js_sys::{Function, Object};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use super::args::{bool_option, function_option, get, options_object, string_arg, whole_option};
 use super::runtime::emit;
-use super::{invalid_option, js_error, to_js};
+use super::{invalid_option, js_error, panic, to_js};
 use crate::fetch::{
     CacheMode, CacheReport, CachedSource, FetchError, FetchSource, LoadOptions, ModelCache,
     browser_sleep, cancel_on_abort, load_model,
@@ -36,12 +37,14 @@ struct ChecksumReport {
 /// default here — or `"revalidate"`).
 #[wasm_bindgen(js_name = checksumModel)]
 pub async fn checksum_model(
-    url: String,
+    #[wasm_bindgen(unchecked_param_type = "string")] url: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "LoadModelOptions")] options: Option<JsValue>,
 ) -> Result<JsValue, JsValue> {
-    let options = options.unwrap_or_default();
-    let (load, signal, on_progress) = load_options(&options)?;
-    let mode = cache_option(&options, CacheMode::Off)?;
+    panic::check()?;
+    let url = string_arg(&url, "url")?;
+    let options = options_object(&options.unwrap_or_default(), "checksumModel", &LOAD_KEYS)?;
+    let (load, signal, on_progress) = load_options(options.as_ref())?;
+    let mode = cache_option(options.as_ref(), CacheMode::Off)?;
     let network = FetchSource::new(signal);
     let mut sink = ChecksumSink::default();
     let report = |p: &crate::fetch::Progress<'_>| emit(on_progress.as_ref(), p);
@@ -79,38 +82,40 @@ pub async fn checksum_model(
 
 type Parsed = (LoadOptions, Option<web_sys::AbortSignal>, Option<Function>);
 
-/// The loader's options from a JS options object (`chunkSize`, `maxRetries`, `retryBackoffMs`,
-/// `sha256`, `allowExternal`, `signal`, `onProgress`), with browser backoff and the signal wired
-/// to the load's cancel token.
-pub(crate) fn load_options(options: &JsValue) -> Result<Parsed, JsValue> {
+/// The keys `loadModel` and `checksumModel` take.
+pub(crate) const LOAD_KEYS: [&str; 8] = [
+    "onProgress",
+    "signal",
+    "cache",
+    "chunkSize",
+    "maxRetries",
+    "retryBackoffMs",
+    "sha256",
+    "allowExternal",
+];
+
+/// The loader's options from a checked options object (see [`LOAD_KEYS`]), with browser
+/// backoff and the signal wired to the load's cancel token.
+pub(crate) fn load_options(options: Option<&Object>) -> Result<Parsed, JsValue> {
     let mut load = LoadOptions {
         sleep: Some(browser_sleep()),
         ..LoadOptions::default()
     };
-    if options.is_undefined() || options.is_null() {
-        return Ok((load, None, None));
-    }
-    let get = |key: &str| Reflect::get(options, &key.into()).unwrap_or(JsValue::UNDEFINED);
     let bad = |key: &str, want: &str| invalid_option(key, &format!("expected {want}"));
-    let number = |key: &str| -> Result<Option<f64>, JsValue> {
-        let v = get(key);
-        match v.as_f64() {
-            Some(n) if n >= 0.0 && n.is_finite() => Ok(Some(n)),
-            None if v.is_undefined() => Ok(None),
-            _ => Err(bad(key, "a non-negative number")),
+    if let Some(n) = whole_option(options, "chunkSize")? {
+        if n == 0 {
+            return Err(bad("chunkSize", "a whole number ≥ 1"));
         }
-    };
-    if let Some(n) = number("chunkSize")? {
-        load.chunk_size = n as usize;
+        load.chunk_size = usize::try_from(n).unwrap_or(usize::MAX);
     }
-    if let Some(n) = number("maxRetries")? {
-        load.max_retries = n as u32;
+    if let Some(n) = whole_option(options, "maxRetries")? {
+        load.max_retries = u32::try_from(n).unwrap_or(u32::MAX);
     }
-    if let Some(n) = number("retryBackoffMs")? {
-        load.retry_backoff = Duration::from_millis(n as u64);
+    if let Some(n) = whole_option(options, "retryBackoffMs")? {
+        load.retry_backoff = Duration::from_millis(n);
     }
-    load.allow_external = get("allowExternal").as_bool().unwrap_or(false);
-    let sha = get("sha256");
+    load.allow_external = bool_option(options, "allowExternal")?.unwrap_or(false);
+    let sha = get(options, "sha256");
     if !sha.is_undefined() {
         let entries: BTreeMap<String, String> = serde_wasm_bindgen::from_value(sha)
             .map_err(|_| bad("sha256", "an object of shard name → hex"))?;
@@ -118,14 +123,11 @@ pub(crate) fn load_options(options: &JsValue) -> Result<Parsed, JsValue> {
             load = load.with_sha256_hex(&shard, &hex).map_err(fetch_error)?;
         }
     }
-    let signal = match get("signal") {
+    let signal = match get(options, "signal") {
         v if v.is_undefined() => None,
         v => Some(v.dyn_into().map_err(|_| bad("signal", "an AbortSignal"))?),
     };
-    let on_progress = match get("onProgress") {
-        v if v.is_undefined() => None,
-        v => Some(v.dyn_into().map_err(|_| bad("onProgress", "a function"))?),
-    };
+    let on_progress = function_option(options, "onProgress")?;
     if let Some(signal) = &signal {
         load.cancel = cancel_on_abort(signal);
     }
@@ -134,11 +136,11 @@ pub(crate) fn load_options(options: &JsValue) -> Result<Parsed, JsValue> {
 
 /// The `cache` option: `true` (use and fill the cache), `false` (network only) or
 /// `"revalidate"`; `default` when absent.
-pub(crate) fn cache_option(options: &JsValue, default: CacheMode) -> Result<CacheMode, JsValue> {
-    let value = match options.is_object() {
-        true => Reflect::get(options, &"cache".into()).unwrap_or(JsValue::UNDEFINED),
-        false => JsValue::UNDEFINED,
-    };
+pub(crate) fn cache_option(
+    options: Option<&Object>,
+    default: CacheMode,
+) -> Result<CacheMode, JsValue> {
+    let value = get(options, "cache");
     match (value.as_bool(), value.as_string().as_deref()) {
         _ if value.is_undefined() => Ok(default),
         (Some(false), _) => Ok(CacheMode::Off),

@@ -134,6 +134,20 @@ pub struct Options {
     pub weight_dtype: WeightDtype,
 }
 
+impl Options {
+    /// Every key the options object takes, in its JS spelling.
+    pub const KEYS: [&'static str; 8] = [
+        "vram",
+        "reserveVram",
+        "vramBudget",
+        "hostBudget",
+        "smartMemory",
+        "idleUnloadMs",
+        "keepHostCopy",
+        "weightDtype",
+    ];
+}
+
 impl Default for Options {
     fn default() -> Self {
         Self {
@@ -160,6 +174,21 @@ mod tests {
         }
         let err = "turbo".parse::<VramMode>().unwrap_err();
         assert!(matches!(err, PolicyError::UnknownVramMode { given } if given == "turbo"));
+    }
+
+    #[test]
+    fn keys_list_every_field() {
+        let json = serde_json::to_value(Options::default()).unwrap();
+        let mut fields: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut keys = Options::KEYS.to_vec();
+        fields.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(fields, keys);
     }
 
     #[test]

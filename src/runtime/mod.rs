@@ -20,7 +20,9 @@ use crate::weights::ConvertTarget;
 
 pub use events::{RuntimeEvent, layer_moves};
 pub use layer_files::{LayerFiles, RangeReader};
-pub use models::{EmbedReport, ModelInfo, SentenceModel};
+pub use models::{
+    EmbedOptions, EmbedReport, MAX_CALL_CHARS, MAX_TEXT_CHARS, ModelInfo, SentenceModel,
+};
 
 /// Options for [`Runtime::create`]: the policy's knobs plus how to pick the adapter.
 #[derive(Clone, Debug, Default)]

@@ -56,8 +56,31 @@ pub struct ModelInfo {
     pub shards: Vec<String>,
 }
 
+/// The longest text `embed` takes, in characters (Unicode scalar values). The model reads at
+/// most its `max_seq_length` tokens (256 for all-MiniLM-L6-v2, about 1,500 characters of
+/// English); the cap only keeps a runaway input from filling wasm memory while it is tokenized.
+pub const MAX_TEXT_CHARS: usize = 1 << 20;
+
+/// The most characters one `embed` call takes over all its texts.
+pub const MAX_CALL_CHARS: usize = 16 << 20;
+
+/// How one `embed` call treats its texts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EmbedOptions {
+    /// Cut texts longer than the model's `max_seq_length` (as sentence-transformers does, and
+    /// reported in [`EmbedReport::truncated`]); `false` refuses them with
+    /// [`Error::InvalidInput`] naming the text and its token count.
+    pub truncate: bool,
+}
+
+impl Default for EmbedOptions {
+    fn default() -> Self {
+        Self { truncate: true }
+    }
+}
+
 /// What one `embed` call did, next to its vectors.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EmbedReport {
     /// One unit-length (when the model normalises) vector per text.
@@ -69,6 +92,8 @@ pub struct EmbedReport {
     pub stepped_down: bool,
     /// Whether the device was lost and replaced during the call.
     pub device_replaced: bool,
+    /// The indices of the texts cut at the model's `max_seq_length`, ascending.
+    pub truncated: Vec<usize>,
 }
 
 impl Runtime {
@@ -188,9 +213,42 @@ impl Runtime {
     /// [`Error::UnknownModel`], [`Error::Model`] (tokenizer), [`Error::Exec`] (`OOM` after the
     /// step-down, `DEVICE_LOST` when no new device could be had), [`Error::Manager`].
     pub async fn embed(&mut self, id: u32, texts: &[String]) -> Result<EmbedReport, Error> {
+        self.embed_with(id, texts, &EmbedOptions::default()).await
+    }
+
+    /// [`embed`](Self::embed) with options. No texts give no vectors, without planning anything.
+    ///
+    /// # Errors
+    /// As [`embed`](Self::embed); [`Error::InvalidInput`] for a text over [`MAX_TEXT_CHARS`],
+    /// texts over [`MAX_CALL_CHARS`] together, or (with `truncate: false`) a text longer than
+    /// the model takes.
+    pub async fn embed_with(
+        &mut self,
+        id: u32,
+        texts: &[String],
+        options: &EmbedOptions,
+    ) -> Result<EmbedReport, Error> {
+        self.check_alive()?;
         let model_id = ModelId::new(id);
         let model = self.models.get(&model_id).ok_or(Error::UnknownModel(id))?;
-        let tokens = model.tokenizer.encode(texts)?;
+        check_texts(texts)?;
+        if texts.is_empty() {
+            return Ok(EmbedReport::default());
+        }
+        let (tokens, truncated) = model.tokenizer.encode_reporting(texts)?;
+        if !options.truncate
+            && let Some(&index) = truncated.first()
+        {
+            let length = model.tokenizer.full_length(&texts[index])?;
+            let most = model.tokenizer.max_length();
+            return Err(Error::InvalidInput {
+                argument: format!("texts[{index}]"),
+                message: format!(
+                    "{length} tokens, but the model takes at most {most}; shorten the text or \
+                     pass truncate: true to cut it"
+                ),
+            });
+        }
         let workload = Workload {
             batch: tokens.batch() as u64,
             sequence: tokens.seq() as u64,
@@ -240,6 +298,7 @@ impl Runtime {
             forward: stats,
             stepped_down,
             device_replaced,
+            truncated,
         })
     }
 
@@ -289,6 +348,33 @@ impl Runtime {
     pub(crate) fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
+}
+
+/// Refuses texts over [`MAX_TEXT_CHARS`], or over [`MAX_CALL_CHARS`] together.
+fn check_texts(texts: &[String]) -> Result<(), Error> {
+    let mut total = 0usize;
+    for (index, text) in texts.iter().enumerate() {
+        let chars = text.chars().count();
+        if chars > MAX_TEXT_CHARS {
+            return Err(Error::InvalidInput {
+                argument: format!("texts[{index}]"),
+                message: format!(
+                    "{chars} characters; at most {MAX_TEXT_CHARS} are taken (the model reads only \
+                     its first few hundred tokens)"
+                ),
+            });
+        }
+        total += chars;
+    }
+    if total > MAX_CALL_CHARS {
+        return Err(Error::InvalidInput {
+            argument: "texts".into(),
+            message: format!(
+                "{total} characters in all; one call takes at most {MAX_CALL_CHARS}: split it"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Streams the weights of the model in `base` into wasm memory, grouped by layer. Tries a single

@@ -230,3 +230,88 @@ test('freeing a Model handle unloads it, so a forgotten model pins no memory', a
   assert.equal(out.left, 0);
   assert.equal(out.host, 0);
 });
+
+test('wrong arguments are coded errors naming the argument, before any work', async () => {
+  const out = await inPage(async (webvram, url) => {
+    const { Runtime } = webvram;
+    const caught = async (thunk) => {
+      try { await thunk(); return { ok: true }; } catch (e) {
+        return { code: e?.code ?? null, message: String(e?.message), webvram: e instanceof webvram.WebvramError };
+      }
+    };
+    const rt = await Runtime.create({ vram: 'cpu', rememberBudget: false });
+    const other = await Runtime.create({ vram: 'cpu', rememberBudget: false });
+    const model = await rt.loadModel(url);
+    const foreign = await other.loadModel(url);
+    const moves = [];
+    rt.addEventListener('layermove', (e) => moves.push(e.detail));
+    const mapBefore = JSON.stringify(model.memoryMap());
+    const empty = await model.embed([]);
+    const emptyMoves = moves.length;
+    const mapAfter = JSON.stringify(model.memoryMap());
+    const long = 'word '.repeat(400);
+    const { stats } = await model.embedWithStats(['short', long]);
+    const results = {
+      typo: await caught(() => Runtime.create({ vramm: 'low' })),
+      createArray: await caught(() => Runtime.create(['low'])),
+      url: await caught(() => rt.loadModel(42)),
+      loadTypo: await caught(() => rt.loadModel(url, { cach: true })),
+      external: await caught(() => rt.loadModel(url, { allowExternal: 'yes' })),
+      embedNull: await caught(() => model.embed(null)),
+      embedString: await caught(() => model.embed('x')),
+      embedNumbers: await caught(() => model.embed([1, 2])),
+      embedObjects: await caught(() => model.embed(['ok', {}])),
+      embedHuge: await caught(() => model.embed(['x'.repeat(3 << 20)])),
+      embedOption: await caught(() => model.embed(['x'], { truncat: false })),
+      refused: await caught(() => model.embed(['short', long], { truncate: false })),
+      freeString: await caught(() => rt.free('yes')),
+      freeFlag: await caught(() => rt.free({ unloadModels: 'no' })),
+      fakeModel: await caught(() => rt.loadModelsGpu([{ info: { id: model.info.id } }])),
+      notArray: await caught(() => rt.loadModelsGpu(model)),
+      foreign: await caught(() => rt.loadModelsGpu([foreign])),
+      listener: await caught(() => rt.addEventListener('layermoved', () => {})),
+    };
+    // Two unloads at once, then the unloaded and a freed handle.
+    const twice = await Promise.allSettled([foreign.unload(), foreign.unload()]);
+    results.unloaded = await caught(() => other.loadModelsGpu([foreign]));
+    const spare = await other.loadModel(url);
+    const alias = spare;
+    spare.free();
+    results.freed = await caught(() => other.loadModelsGpu([alias]));
+    const left = other.systemStats().memory_map.layers.length;
+    return { results, empty, emptyMoves, same: mapBefore === mapAfter, stats, twice: twice.map((t) => t.status), left };
+  });
+  const r = out.results;
+  const expect = (name, code, pattern) => {
+    assert.equal(r[name].code, code, `${name}: ${JSON.stringify(r[name])}`);
+    assert.ok(r[name].webvram, name);
+    if (pattern) assert.match(r[name].message, pattern, name);
+  };
+  expect('typo', 'INVALID_OPTION', /`vramm`.*did you mean `vram`/);
+  expect('createArray', 'INVALID_OPTION', /expected an object/);
+  expect('url', 'INVALID_INPUT', /`url`.*a number/);
+  expect('loadTypo', 'INVALID_OPTION', /`cach`.*did you mean `cache`/);
+  expect('external', 'INVALID_OPTION', /allowExternal/);
+  expect('embedNull', 'INVALID_INPUT', /`texts`.*null/);
+  expect('embedString', 'INVALID_INPUT', /`texts`.*a string/);
+  expect('embedNumbers', 'INVALID_INPUT', /`texts\[0\]`.*a number/);
+  expect('embedObjects', 'INVALID_INPUT', /`texts\[1\]`.*an object/);
+  expect('embedHuge', 'INVALID_INPUT', /`texts\[0\]`.*too long/);
+  expect('embedOption', 'INVALID_OPTION', /`truncat`.*did you mean `truncate`/);
+  expect('refused', 'INVALID_INPUT', /`texts\[1\]`: \d+ tokens, but the model takes at most 256/);
+  expect('freeString', 'INVALID_OPTION', /expected an object/);
+  expect('freeFlag', 'INVALID_OPTION', /unloadModels/);
+  expect('fakeModel', 'INVALID_INPUT', /`models\[0\]`.*expected a Model/);
+  expect('notArray', 'INVALID_INPUT', /`models`/);
+  expect('foreign', 'INVALID_INPUT', /another runtime/);
+  expect('listener', 'INVALID_INPUT', /`type`/);
+  expect('unloaded', 'INVALID_STATE', /unloaded/);
+  expect('freed', 'INVALID_STATE', /freed/);
+  assert.deepEqual(out.empty, []);
+  assert.equal(out.emptyMoves, 0, 'embed([]) placed nothing');
+  assert.ok(out.same, 'embed([]) left the memory map as it was');
+  assert.equal(out.stats.truncated, 1);
+  assert.deepEqual(out.stats.truncatedTexts, [1]);
+  assert.deepEqual(out.twice, ['fulfilled', 'fulfilled']);
+  assert.equal(out.left, 0, 'the freed handle unloaded its model');
+});

@@ -60,11 +60,28 @@ impl SentenceTokenizer {
     /// # Errors
     /// [`ModelError::Tokenizer`] when the tokenizer fails on the input.
     pub fn encode<S: AsRef<str>>(&self, texts: &[S]) -> Result<TokenBatch, ModelError> {
+        Ok(self.encode_reporting(texts)?.0)
+    }
+
+    /// [`encode`](Self::encode), also saying which texts were cut at `max_seq_length` (their
+    /// indices, ascending), so a caller can report or refuse truncation.
+    ///
+    /// # Errors
+    /// As [`encode`](Self::encode).
+    pub fn encode_reporting<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+    ) -> Result<(TokenBatch, Vec<usize>), ModelError> {
         let prepared: Vec<String> = texts.iter().map(|t| self.prepare(t.as_ref())).collect();
         let encodings = self
             .inner
             .encode_batch(prepared, true)
             .map_err(tokenizer_error)?;
+        // With truncation on, the tokens cut off go to `overflowing`.
+        let truncated = (encodings.iter().enumerate())
+            .filter(|(_, e)| !e.get_overflowing().is_empty())
+            .map(|(index, _)| index)
+            .collect();
         let seq = encodings.first().map_or(0, Encoding::len);
         let mut ids = Vec::with_capacity(encodings.len() * seq);
         let mut types = Vec::with_capacity(ids.capacity());
@@ -74,10 +91,34 @@ impl SentenceTokenizer {
             types.extend_from_slice(e.get_type_ids());
             mask.extend_from_slice(e.get_attention_mask());
         }
-        TokenBatch::new(encodings.len(), seq, ids, types, mask).map_err(|e| ModelError::Tokenizer {
-            file: TOKENIZER_FILE.to_owned(),
-            message: format!("padded encodings disagree in length: {e}"),
-        })
+        let batch = TokenBatch::new(encodings.len(), seq, ids, types, mask).map_err(|e| {
+            ModelError::Tokenizer {
+                file: TOKENIZER_FILE.to_owned(),
+                message: format!("padded encodings disagree in length: {e}"),
+            }
+        })?;
+        Ok((batch, truncated))
+    }
+
+    /// How many tokens `text` has before truncation (special tokens included): for the error
+    /// that refuses a text longer than the model takes. Slow (a second tokenizer without
+    /// truncation); used only on that path.
+    ///
+    /// # Errors
+    /// [`ModelError::Tokenizer`] when the tokenizer fails on the input.
+    pub fn full_length(&self, text: &str) -> Result<usize, ModelError> {
+        let mut whole = self.inner.clone();
+        whole.with_truncation(None).map_err(tokenizer_error)?;
+        whole.with_padding(None);
+        let encoding = (whole.encode(self.prepare(text), true)).map_err(tokenizer_error)?;
+        Ok(encoding.len())
+    }
+
+    /// The most tokens a text keeps (the head's `max_seq_length`).
+    pub fn max_length(&self) -> usize {
+        self.inner
+            .get_truncation()
+            .map_or(usize::MAX, |t| t.max_length)
     }
 
     fn prepare(&self, text: &str) -> String {

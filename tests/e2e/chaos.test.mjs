@@ -1,0 +1,113 @@
+// A seeded chaos test of the whole JS API in headless Chromium (SwiftShader WebGPU), against a
+// real 127.0.0.1 server that injects network faults: thousands of random operations over 1–3
+// runtimes and two tiny models (create, loadModel with and without the cache, with aborts and
+// server faults, embed with random batches, empty strings, long texts and truncate: false,
+// wrong arguments, loadModelsGpu, free, unload, dropped handles, loseDevice, a simulated small
+// device, destroy), issued with random concurrency. After each operation: every rejection is a
+// WebvramError with a known code (the one the operation calls for), the books agree, and every
+// embedding equals the reference (the same model on the CPU path). Then the same run again, to
+// check that nothing leaks per operation; and a panic, to check what follows one.
+//
+//   CHAOS_SEED=1234 CHAOS_OPS=20000 node --test tests/e2e/chaos.test.mjs   # longer, or replay
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startFaultServer } from '../support/fault-server.mjs';
+import { launch } from './browser.mjs';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const FOLDER = 'target/tmp/chaos';
+const MODELS = ['tiny-32', 'tiny-16'];
+const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const OPS = Number(process.env.CHAOS_OPS ?? 1200);
+/** How much wasm memory a second identical run may add: allocator fragmentation and caches
+ * that grow once (tokenizer, burn's autotune); a per-operation leak of even 2 KB exceeds it. */
+const LEAK_BOUND = 4 << 20;
+let browser;
+let server;
+
+before(async () => {
+  const shapes = [['tiny-32', 32, 3, 4, 64, 1], ['tiny-16', 16, 2, 2, 32, 2]];
+  for (const [name, hidden, layers, heads, intermediate, seed] of shapes) {
+    execFileSync('cargo', ['run', '--quiet', '--example', 'tiny_bert', '--', '--out', `${FOLDER}/${name}`,
+      '--hidden', `${hidden}`, '--layers', `${layers}`, '--heads', `${heads}`,
+      '--intermediate', `${intermediate}`, '--seed', `${seed}`], { cwd: root, stdio: 'inherit' });
+  }
+  server = await startFaultServer({ root, target: 'model.safetensors' });
+  browser = await launch({ webgpu: true });
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function openPage() {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${server.url}/ok/tests/e2e/chaos.html`);
+  await page.waitForFunction(() => window.runChaos);
+  return { page, errors };
+}
+
+test(`random operations keep every promise (seed ${SEED}, ${OPS} operations, twice)`, { timeout: 900_000 }, async () => {
+  console.log(`chaos seed ${SEED} (replay: CHAOS_SEED=${SEED} CHAOS_OPS=${OPS})`);
+  const { page, errors } = await openPage();
+  const config = { seed: SEED, ops: OPS, models: MODELS, folder: FOLDER };
+  const first = await page.evaluate((c) => window.runChaos(c), config);
+  console.log(`first run: ${JSON.stringify(first.counts)}`);
+  assert.deepEqual(first.failures, [], `seed ${SEED}`);
+  // The same operations again, with the references kept: wasm memory must not grow with them.
+  const second = await page.evaluate((c) => window.runChaos({ ...c, refsFrom: window.chaosRefs }), config);
+  console.log(`second run: ${JSON.stringify(second.counts)}; wasm memory ${first.wasmMemoryBytes} → ${second.wasmMemoryBytes} bytes`);
+  assert.deepEqual(second.failures, [], `seed ${SEED}, second run`);
+  const injected = server.requests.filter((r) => r.mode !== 'ok' && r.status !== 200 && r.status !== 206).length
+    + server.requests.filter((r) => r.dropped !== undefined).length;
+  console.log(`server: ${server.requests.length} requests, ${injected} faults injected`);
+  assert.ok(first.counts.ops >= OPS && second.counts.ops >= OPS);
+  assert.ok(first.counts.embeddings > 0, 'some embeddings were checked');
+  assert.ok(Object.keys(first.counts.rejected).length > 0, 'some calls were refused');
+  assert.ok(first.counts.maxInFlight > 1, 'calls overlapped');
+  assert.ok(second.wasmMemoryBytes - first.wasmMemoryBytes <= LEAK_BOUND,
+    `wasm memory grew by ${second.wasmMemoryBytes - first.wasmMemoryBytes} bytes in the second run`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('after a panic every call is refused with PANIC, waiting calls included, and error fires', async () => {
+  const { page } = await openPage();
+  const out = await page.evaluate(async ({ folder }) => {
+    const { Runtime, WebvramError } = await import('../../pkg/index.js');
+    const url = `${location.origin}/ok/${folder}/tiny-16`;
+    const rt = await Runtime.create({ vram: 'cpu', rememberBudget: false });
+    const other = await Runtime.create({ vram: 'cpu', rememberBudget: false });
+    const model = await rt.loadModel(url, { cache: false });
+    const heard = [];
+    rt.addEventListener('error', (e) => heard.push(e.detail));
+    other.addEventListener('error', (e) => heard.push(e.detail));
+    const settle = (p) => p.then(() => ({ ok: true }), (e) => ({
+      code: e?.code ?? null, name: e?.name, webvram: e instanceof WebvramError, message: String(e?.message),
+    }));
+    // The panic happens inside the runtime's lock; the embed after it waits for that lock.
+    const panicking = settle(rt.__panicForTesting());
+    const waiting = settle(model.embed(['queued behind the panic']));
+    const results = { panicking: await panicking, waiting: await waiting };
+    await new Promise((ok) => setTimeout(ok, 50));
+    results.later = await settle(model.embed(['after']));
+    results.otherRuntime = await settle(other.free());
+    results.create = await settle(Runtime.create({ vram: 'cpu' }));
+    results.stats = await settle(Promise.resolve().then(() => other.systemStats()));
+    return { results, heard };
+  }, { folder: FOLDER });
+  assert.equal(out.results.panicking.code, null, 'the panicking call itself fails as a trap');
+  for (const name of ['waiting', 'later', 'otherRuntime', 'create', 'stats']) {
+    const r = out.results[name];
+    assert.equal(r.code, 'PANIC', `${name}: ${JSON.stringify(r)}`);
+    assert.ok(r.webvram, name);
+    assert.match(r.message, /reload the page/);
+  }
+  assert.equal(out.heard.length, 2, JSON.stringify(out.heard));
+  assert.ok(out.heard.every((d) => d.code === 'PANIC' && /on purpose/.test(d.message)));
+  await page.close();
+});
