@@ -10,6 +10,7 @@ pub mod device;
 pub mod error;
 pub mod exec;
 pub mod fetch;
+pub mod heap;
 pub mod manager;
 pub mod models;
 pub mod policy;
@@ -19,6 +20,10 @@ pub mod weights;
 
 #[cfg(target_arch = "wasm32")]
 mod js;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: heap::Counting = heap::Counting;
 
 pub use device::AdapterProfile;
 pub use error::Error;

@@ -175,7 +175,12 @@ impl Body for FetchBody {
 impl Drop for FetchBody {
     fn drop(&mut self) {
         if let Some(reader) = self.reader.take() {
-            let _ = reader.cancel();
+            // On a stream the network already broke, `cancel()` rejects with that error: observe
+            // it, or the page reports an unhandled rejection ("TypeError: network error").
+            let cancelled = JsFuture::from(reader.cancel());
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = cancelled.await;
+            });
         }
     }
 }

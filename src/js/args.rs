@@ -165,10 +165,9 @@ pub(crate) fn texts_arg(value: &JsValue) -> Result<Vec<String>, JsValue> {
 
 /// A JS string's `length` (UTF-16 units), read without copying it.
 fn js_length(value: &JsValue) -> usize {
-    Reflect::get(value, &"length".into())
-        .ok()
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.0) as usize
+    value
+        .dyn_ref::<js_sys::JsString>()
+        .map_or(0, |s| s.length() as usize)
 }
 
 /// What a value is, in words, for messages.

@@ -93,3 +93,10 @@ extern "C" {
     #[wasm_bindgen(js_name = makeError)]
     fn make_error(message: &str, code: &str, fields: &js_sys::Object) -> JsValue;
 }
+
+/// Bytes live on the wasm heap now (wasm memory's size only shows the peak): a diagnostic for
+/// leak tests, not part of the model API.
+#[wasm_bindgen(js_name = heapBytesInUse)]
+pub fn heap_bytes_in_use() -> f64 {
+    crate::heap::live_bytes() as f64
+}

@@ -3,8 +3,9 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use js_sys::{Array, Float32Array};
+use js_sys::{Array, Float32Array, Promise};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
 
 use super::args::{bool_option, options_object, texts_arg};
 use super::panic;
@@ -23,9 +24,17 @@ const EMBED_KEYS: [&str; 1] = ["truncate"];
 /// A loaded model: `await model.embed(texts)`, `model.memoryMap()`, `await model.unload()`.
 ///
 /// Every method takes `&self` and goes through the runtime's lock, so any interleaving of calls
-/// is served in order (or refused with a webvram error), never wasm-bindgen's aliasing error.
+/// is served in order (or refused with a webvram error). The async ones return a promise built
+/// from a clone of the handle's state, so no call keeps the JS object borrowed: `free()` during
+/// an `embed` drops the handle (the model is unloaded when the lock frees) instead of failing
+/// with wasm-bindgen's "attempted to take ownership of Rust value while it was borrowed".
 #[wasm_bindgen(js_name = Model)]
 pub struct JsModel {
+    handle: Rc<Handle>,
+}
+
+/// What a `Model` knows, shared with its calls in flight.
+struct Handle {
     shared: Rc<Shared>,
     info: ModelInfo,
     unloaded: Cell<bool>,
@@ -33,13 +42,18 @@ pub struct JsModel {
 
 impl JsModel {
     pub(crate) fn new(shared: Rc<Shared>, info: ModelInfo) -> Self {
-        Self {
+        let handle = Handle {
             shared,
             info,
             unloaded: Cell::new(false),
+        };
+        Self {
+            handle: Rc::new(handle),
         }
     }
+}
 
+impl Handle {
     fn id(&self) -> ModelId {
         ModelId::new(self.info.id)
     }
@@ -63,19 +77,23 @@ impl JsModel {
     #[wasm_bindgen(getter, unchecked_return_type = "ModelInfo")]
     pub fn info(&self) -> Result<JsValue, JsValue> {
         panic::check()?;
-        to_js(&self.info)
+        to_js(&self.handle.info)
     }
 
     /// Sentence embeddings: one `Float32Array` per text, as sentence-transformers computes them
     /// (its truncation, pooling and normalisation). `{truncate: false}` refuses a text longer
     /// than the model takes instead of cutting it.
-    #[wasm_bindgen(unchecked_return_type = "Float32Array[]")]
-    pub async fn embed(
+    #[wasm_bindgen(unchecked_return_type = "Promise<Float32Array[]>")]
+    pub fn embed(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string[]")] texts: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "EmbedOptions")] options: Option<JsValue>,
-    ) -> Result<Array, JsValue> {
-        Ok(self.embed_with_stats(texts, options).await?.0)
+    ) -> Promise {
+        let handle = self.handle.clone();
+        future_to_promise(async move {
+            let (vectors, _) = handle.embed_with_stats(texts, options).await?;
+            Ok(vectors.into())
+        })
     }
 
     /// Like `embed`, resolving to `{vectors, stats}` where `stats` says what the call did
@@ -83,54 +101,56 @@ impl JsModel {
     /// `truncated`).
     #[wasm_bindgen(
         js_name = embedWithStats,
-        unchecked_return_type = "{ vectors: Float32Array[], stats: EmbedStats }"
+        unchecked_return_type = "Promise<{ vectors: Float32Array[], stats: EmbedStats }>"
     )]
-    pub async fn embed_with_stats_js(
+    pub fn embed_with_stats_js(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string[]")] texts: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "EmbedOptions")] options: Option<JsValue>,
-    ) -> Result<JsValue, JsValue> {
-        let (vectors, stats) = self.embed_with_stats(texts, options).await?;
-        let out = js_sys::Object::new();
-        js_sys::Reflect::set(&out, &"vectors".into(), &vectors)?;
-        js_sys::Reflect::set(&out, &"stats".into(), &stats)?;
-        Ok(out.into())
+    ) -> Promise {
+        let handle = self.handle.clone();
+        future_to_promise(async move {
+            let (vectors, stats) = handle.embed_with_stats(texts, options).await?;
+            let out = js_sys::Object::new();
+            js_sys::Reflect::set(&out, &"vectors".into(), &vectors)?;
+            js_sys::Reflect::set(&out, &"stats".into(), &stats)?;
+            Ok(out.into())
+        })
     }
 
     /// Every layer of this model with its bytes and tier (`gpu`, `host`, `cache`, `remote`).
     #[wasm_bindgen(js_name = memoryMap, unchecked_return_type = "LayerEntry[]")]
     pub fn memory_map(&self) -> Result<JsValue, JsValue> {
         panic::check()?;
-        let map = match self.shared.try_lock() {
+        let shared = &self.handle.shared;
+        let map = match shared.try_lock() {
             Some(runtime) => runtime.manager().memory_map(),
-            None => self.shared.snapshot.borrow().stats.memory_map.clone(),
+            None => shared.snapshot.borrow().stats.memory_map.clone(),
         };
         let layers: Vec<_> = (map.layers.iter())
-            .filter(|layer| layer.model == self.id())
+            .filter(|layer| layer.model == self.handle.id())
             .collect();
         to_js(&layers)
     }
 
     /// Releases the model: its layers leave the GPU and wasm memory. Calls afterwards fail with
     /// `INVALID_STATE`; a second `unload` does nothing.
-    pub async fn unload(&self) -> Result<(), JsValue> {
-        panic::check()?;
-        if self.unloaded.replace(true) {
-            return Ok(());
-        }
-        let mut runtime = self.shared.lock().await?;
-        let result = runtime.unload_model(self.info.id).await;
-        self.shared.settle(runtime);
-        result.map_err(to_js_error)
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn unload(&self) -> Promise {
+        let handle = self.handle.clone();
+        future_to_promise(async move {
+            handle.unload().await?;
+            Ok(JsValue::UNDEFINED)
+        })
     }
 
     /// `[runtime identity, model id, unloaded]`, for `loadModelsGpu` (see [`HANDLE_METHOD`]).
     #[wasm_bindgen(js_name = __webvramHandle, skip_typescript)]
     pub fn handle(&self) -> Array {
         let fields = [
-            f64::from(self.shared.uid),
-            f64::from(self.info.id),
-            f64::from(u8::from(self.unloaded.get())),
+            f64::from(self.handle.shared.uid),
+            f64::from(self.handle.info.id),
+            f64::from(u8::from(self.handle.unloaded.get())),
         ];
         fields.into_iter().map(JsValue::from).collect()
     }
@@ -141,12 +161,13 @@ impl JsModel {
 /// call holds the runtime at that moment, the model is unloaded as soon as that call ends.
 impl Drop for JsModel {
     fn drop(&mut self) {
-        if self.unloaded.get() {
+        let handle = &self.handle;
+        if handle.unloaded.replace(true) {
             return;
         }
-        self.shared.dropped.borrow_mut().push(self.id());
-        if let Some(runtime) = self.shared.try_lock() {
-            self.shared.settle(runtime);
+        handle.shared.dropped.borrow_mut().push(handle.id());
+        if let Some(runtime) = handle.shared.try_lock() {
+            handle.shared.settle(runtime);
         }
     }
 }
@@ -164,7 +185,18 @@ struct Stats<'a> {
     truncated_texts: &'a [usize],
 }
 
-impl JsModel {
+impl Handle {
+    async fn unload(&self) -> Result<(), JsValue> {
+        panic::check()?;
+        if self.unloaded.replace(true) {
+            return Ok(());
+        }
+        let mut runtime = self.shared.lock().await?;
+        let result = runtime.unload_model(self.info.id).await;
+        self.shared.settle(runtime);
+        result.map_err(to_js_error)
+    }
+
     async fn embed_with_stats(
         &self,
         texts: JsValue,

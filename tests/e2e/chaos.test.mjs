@@ -20,10 +20,16 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const FOLDER = 'target/tmp/chaos';
 const MODELS = ['tiny-32', 'tiny-16'];
 const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const OPS = Number(process.env.CHAOS_OPS ?? 1200);
-/** How much wasm memory a second identical run may add: allocator fragmentation and caches
- * that grow once (tokenizer, burn's autotune); a per-operation leak of even 2 KB exceeds it. */
-const LEAK_BOUND = 4 << 20;
+const OPS = Number(process.env.CHAOS_OPS ?? 600);
+/** How many more heap bytes may be live after a second run of the same operations than after the
+ * first (everything destroyed and collected both times): caches that fill once (burn's kernel
+ * and autotune caches meet new shapes); a leak of a few hundred bytes per operation exceeds it. */
+const LEAK_BOUND = 512 << 10;
+/** Known and not webvram's to fix: burn/cubecl register every wgpu device in a global registry
+ * and never remove it, so each WebGPU device opened (a GPU runtime: ~186 KB measured; a
+ * replacement after a device loss: ~311 KB) stays on the heap. The bound allows this much per
+ * device the run opened; webvram's own operations (loads, embeds, frees, refusals) leak 0. */
+const PER_DEVICE_BOUND = 400 << 10;
 let browser;
 let server;
 
@@ -35,7 +41,7 @@ before(async () => {
       '--intermediate', `${intermediate}`, '--seed', `${seed}`], { cwd: root, stdio: 'inherit' });
   }
   server = await startFaultServer({ root, target: 'model.safetensors' });
-  browser = await launch({ webgpu: true });
+  browser = await launch({ webgpu: true, extraArgs: ['--js-flags=--expose-gc'] });
 });
 after(async () => {
   await browser?.close();
@@ -56,11 +62,14 @@ test(`random operations keep every promise (seed ${SEED}, ${OPS} operations, twi
   const { page, errors } = await openPage();
   const config = { seed: SEED, ops: OPS, models: MODELS, folder: FOLDER };
   const first = await page.evaluate((c) => window.runChaos(c), config);
+  first.heapBytes = await page.evaluate(() => window.settledHeapBytes());
   console.log(`first run: ${JSON.stringify(first.counts)}`);
   assert.deepEqual(first.failures, [], `seed ${SEED}`);
   // The same operations again, with the references kept: wasm memory must not grow with them.
   const second = await page.evaluate((c) => window.runChaos({ ...c, refsFrom: window.chaosRefs }), config);
-  console.log(`second run: ${JSON.stringify(second.counts)}; wasm memory ${first.wasmMemoryBytes} → ${second.wasmMemoryBytes} bytes`);
+  second.heapBytes = await page.evaluate(() => window.settledHeapBytes());
+  console.log(`second run: ${JSON.stringify(second.counts)}`);
+  console.log(`heap bytes live after each run: ${first.heapBytes} → ${second.heapBytes}; wasm memory ${first.wasmMemoryBytes} → ${second.wasmMemoryBytes} bytes`);
   assert.deepEqual(second.failures, [], `seed ${SEED}, second run`);
   const injected = server.requests.filter((r) => r.mode !== 'ok' && r.status !== 200 && r.status !== 206).length
     + server.requests.filter((r) => r.dropped !== undefined).length;
@@ -69,15 +78,18 @@ test(`random operations keep every promise (seed ${SEED}, ${OPS} operations, twi
   assert.ok(first.counts.embeddings > 0, 'some embeddings were checked');
   assert.ok(Object.keys(first.counts.rejected).length > 0, 'some calls were refused');
   assert.ok(first.counts.maxInFlight > 1, 'calls overlapped');
-  assert.ok(second.wasmMemoryBytes - first.wasmMemoryBytes <= LEAK_BOUND,
-    `wasm memory grew by ${second.wasmMemoryBytes - first.wasmMemoryBytes} bytes in the second run`);
+  const allowed = LEAK_BOUND + PER_DEVICE_BOUND * second.counts.devicesOpened;
+  console.log(`heap growth ${second.heapBytes - first.heapBytes} bytes; allowed ${allowed} (${second.counts.devicesOpened} devices opened)`);
+  assert.ok(second.heapBytes - first.heapBytes <= allowed,
+    `${second.heapBytes - first.heapBytes} more heap bytes live after the second run (allowed ${allowed})`);
   assert.deepEqual(errors, []);
   await page.close();
 });
 
-test('after a panic every call is refused with PANIC, waiting calls included, and error fires', async () => {
+test('after a panic every call is refused with PANIC, waiting calls included, and error fires', { timeout: 120_000 }, async () => {
   const { page } = await openPage();
   const out = await page.evaluate(async ({ folder }) => {
+    await window.ready;
     const { Runtime, WebvramError } = await import('../../pkg/index.js');
     const url = `${location.origin}/ok/${folder}/tiny-16`;
     const rt = await Runtime.create({ vram: 'cpu', rememberBudget: false });
@@ -90,17 +102,20 @@ test('after a panic every call is refused with PANIC, waiting calls included, an
       code: e?.code ?? null, name: e?.name, webvram: e instanceof WebvramError, message: String(e?.message),
     }));
     // The panic happens inside the runtime's lock; the embed after it waits for that lock.
-    const panicking = settle(rt.__panicForTesting());
+    let panicked = 'pending';
+    settle(rt.__panicForTesting()).then((r) => { panicked = r; });
     const waiting = settle(model.embed(['queued behind the panic']));
-    const results = { panicking: await panicking, waiting: await waiting };
+    const results = { waiting: await waiting };
     await new Promise((ok) => setTimeout(ok, 50));
+    // The call that panicked never settles: its future was abandoned by the trap (see README).
+    results.panicking = panicked;
     results.later = await settle(model.embed(['after']));
     results.otherRuntime = await settle(other.free());
     results.create = await settle(Runtime.create({ vram: 'cpu' }));
     results.stats = await settle(Promise.resolve().then(() => other.systemStats()));
     return { results, heard };
   }, { folder: FOLDER });
-  assert.equal(out.results.panicking.code, null, 'the panicking call itself fails as a trap');
+  assert.equal(out.results.panicking, 'pending', 'the panicking call is abandoned by the trap');
   for (const name of ['waiting', 'later', 'otherRuntime', 'create', 'stats']) {
     const r = out.results[name];
     assert.equal(r.code, 'PANIC', `${name}: ${JSON.stringify(r)}`);
