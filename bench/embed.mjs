@@ -1,7 +1,8 @@
 // Benchmark: all-MiniLM-L6-v2 embeddings per second in headless Chromium (SwiftShader WebGPU here),
 // per VRAM state, for batch 1 (one short sentence) and batch 16 × 128 tokens. Prints JSON, then a table.
 //
-//   node bench/embed.mjs [--runs 3] [--states auto,low,none,cpu]
+//   node bench/embed.mjs [--runs 3] [--states auto,shared,low,none,cpu]
+// (`auto` is the CPU path on a software adapter such as SwiftShader; `shared` forces its WebGPU.)
 import { parseArgs } from 'node:util';
 import { startFaultServer } from '../tests/support/fault-server.mjs';
 import { launch } from '../tests/e2e/browser.mjs';
@@ -9,12 +10,13 @@ import { fileURLToPath } from 'node:url';
 
 const { values } = parseArgs({ options: {
   runs: { type: 'string', default: '3' },
-  states: { type: 'string', default: 'auto,low,none,cpu' },
+  states: { type: 'string', default: 'auto,shared,low,none,cpu' },
 } });
 const runs = Number(values.runs);
 const MIB = 1 << 20;
 const configs = {
   auto: {},
+  shared: { vram: 'shared' },
   // 64 MiB: batch 16 × 128 needs ~50 MiB of activations, so only part of the 43 MiB of GPU weights fits.
   low: { vram: 'low', vramBudget: 64 * MIB, reserveVram: 0 },
   none: { vram: 'none' },

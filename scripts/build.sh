@@ -24,10 +24,11 @@ cp js/errors.d.ts pkg/errors.d.ts
 sed "s#@ERRORS@#./$errors#" js/index.js > pkg/index.js
 cp js/index.d.ts pkg/index.d.ts
 opt=node_modules/.bin/wasm-opt
-if [ -x "$opt" ]; then
-  echo "[build] wasm-opt -Oz ($(stat -c %s "$wasm") bytes before; about a minute)"
+level=${WASM_OPT_LEVEL:--O3}
+if [ -x "$opt" ] && [ "$level" != none ]; then
+  echo "[build] wasm-opt $level ($(stat -c %s "$wasm") bytes before; about a minute)"
   # No --enable flags: binaryen reads the features rustc declared in the module.
-  "$opt" -Oz "$wasm" -o "$wasm.opt" && mv "$wasm.opt" "$wasm"
+  "$opt" "$level" "$wasm" -o "$wasm.opt" && mv "$wasm.opt" "$wasm"
 fi
 raw=$(stat -c %s "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)

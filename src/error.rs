@@ -62,6 +62,9 @@ pub enum Error {
         /// What is wrong and what is accepted.
         message: String,
     },
+    /// The caller cancelled the call (its `AbortSignal` fired) before it finished.
+    #[error("the call was aborted: its AbortSignal fired")]
+    Aborted,
     /// Rust panicked earlier in this page: webvram's state can no longer be trusted, so every
     /// call is refused until the page is reloaded.
     #[error("webvram hit an internal error (a Rust panic) earlier in this page: reload the page")]
@@ -86,6 +89,7 @@ impl Error {
             Error::InvalidOption { .. } => "INVALID_OPTION",
             Error::InvalidInput { .. } => "INVALID_INPUT",
             Error::Panicked => "PANIC",
+            Error::Aborted => "ABORTED",
             Error::Fetch(e) => e.code(),
             Error::Model(e) => e.code(),
             Error::Exec(e) => e.code(),

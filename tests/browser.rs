@@ -10,10 +10,17 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const MIB: u64 = 1 << 20;
 
+/// A runtime on SwiftShader's device: `vram: 'shared'`, since `auto` leaves a software adapter
+/// for the CPU path.
 async fn runtime() -> Runtime {
-    Runtime::create(RuntimeOptions::default())
-        .await
-        .expect("runtime starts")
+    let options = RuntimeOptions {
+        policy: Options {
+            vram: VramMode::Shared,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Runtime::create(options).await.expect("runtime starts")
 }
 
 #[wasm_bindgen_test]
@@ -67,7 +74,8 @@ async fn system_stats_report_the_webgpu_device() {
         "{}",
         stats.devices[0].name
     );
-    // SwiftShader is a software adapter: SHARED, with a budget drawn from RAM and reasons.
+    // SwiftShader is a software adapter: SHARED when asked, with a budget drawn from RAM and
+    // reasons; `auto` would compute on the CPU.
     assert_eq!(stats.devices[0].vram_total, stats.policy.budget_bytes);
     assert!(stats.policy.budget_bytes > 0);
     assert!(

@@ -11,6 +11,17 @@ fn runtime(options: RuntimeOptions) -> Runtime {
     pollster::block_on(Runtime::create(options)).expect("runtime starts")
 }
 
+/// A runtime on the GPU even when it is a software adapter (`auto` would compute on the CPU).
+fn gpu_runtime() -> RuntimeOptions {
+    RuntimeOptions {
+        policy: Options {
+            vram: VramMode::Shared,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
 #[test]
 fn profile_describes_the_vulkan_adapter_in_webgpu_terms() {
     let rt = runtime(RuntimeOptions::default());
@@ -44,7 +55,7 @@ fn profile_describes_the_vulkan_adapter_in_webgpu_terms() {
 
 #[test]
 fn device_is_opened_with_the_adapters_own_limits() {
-    let rt = runtime(RuntimeOptions::default());
+    let rt = runtime(gpu_runtime());
     let gpu = rt.gpu().expect("a GPU device");
     assert_eq!(
         Some(gpu.limits().max_buffer_size),
@@ -55,7 +66,7 @@ fn device_is_opened_with_the_adapters_own_limits() {
 
 #[test]
 fn burn_computes_on_the_shared_device() {
-    let rt = runtime(RuntimeOptions::default());
+    let rt = runtime(gpu_runtime());
     let a = Tensor::<2>::from_floats([[1.0, 2.0], [3.0, 4.0]], rt.device());
     let b = Tensor::<2>::from_floats([[5.0, 6.0], [7.0, 8.0]], rt.device());
     let data = pollster::block_on(a.matmul(b).into_data_async()).expect("read back");
@@ -65,6 +76,24 @@ fn burn_computes_on_the_shared_device() {
         .memory_pool_usage()
         .expect("wgpu reports its pool");
     assert!(pool.bytes_reserved > 0);
+}
+
+/// `auto` does not compute on a software adapter (lavapipe here): the CPU path is faster than a
+/// GPU emulated on the same CPU. A hardware adapter keeps a GPU state.
+#[test]
+fn auto_computes_on_the_cpu_when_the_adapter_is_software() {
+    let rt = runtime(RuntimeOptions::default());
+    if rt.adapter().is_fallback_adapter {
+        assert_eq!(rt.vram_state(), "DISABLED");
+        assert!(rt.gpu().is_none(), "the software device is not kept");
+        let reason = (rt.decision().reasons.iter())
+            .find(|r| r.signal == "adapter" && r.value == "software")
+            .expect("the reason is stated");
+        assert!(reason.effect.contains("'shared'"), "{reason}");
+    } else {
+        assert_ne!(rt.vram_state(), "DISABLED");
+        assert!(rt.gpu().is_some());
+    }
 }
 
 #[test]
@@ -104,7 +133,7 @@ fn bad_power_preference_is_a_typed_error() {
 
 #[test]
 fn system_stats_use_comfyuis_exact_field_names() {
-    let rt = runtime(RuntimeOptions::default());
+    let rt = runtime(gpu_runtime());
     let json = serde_json::to_value(rt.system_stats()).unwrap();
     let keys = |v: &serde_json::Value| {
         let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();

@@ -117,6 +117,44 @@ fn check(name: &str, profile: &AdapterProfile, options: &Options, want: Expect) 
     decision
 }
 
+fn forced_shared() -> Options {
+    Options {
+        vram: VramMode::Shared,
+        ..Options::default()
+    }
+}
+
+/// `auto` leaves a software adapter (SwiftShader, lavapipe, any `isFallbackAdapter`) for the CPU
+/// path and says why; `vram: 'shared'` uses it, with the RAM-drawn budget (half of 8 GiB = 4 GiB,
+/// exactly the page cap).
+#[test]
+fn a_software_adapter_computes_on_the_cpu_unless_shared_is_asked() {
+    for profile in [swiftshader(), {
+        let mut lavapipe = adapter(
+            "mesa",
+            "",
+            "llvmpipe (LLVM 15.0.6, 256 bits)",
+            GIB,
+            GIB,
+            Some(8.0),
+        );
+        lavapipe.is_fallback_adapter = false;
+        lavapipe
+    }] {
+        let auto = select(&profile, &Options::default(), None);
+        assert_eq!(auto.state, VramState::Disabled, "{profile:?}");
+        assert_eq!(auto.budget_bytes, 0);
+        let reason = (auto.reasons.iter())
+            .find(|r| r.signal == "adapter" && r.value == "software")
+            .expect("the reason is stated");
+        assert!(reason.effect.contains("'shared'"), "{reason}");
+        let shared = select(&profile, &forced_shared(), None);
+        assert_eq!(shared.state, VramState::Shared);
+        assert_eq!(shared.budget_bytes, 4 * GIB);
+        assert!(!shared.reasons.iter().any(|r| r.value == "software"));
+    }
+}
+
 #[test]
 fn auto_picks_a_state_for_every_kind_of_visitor() {
     use DeviceClass::*;
@@ -128,11 +166,11 @@ fn auto_picks_a_state_for_every_kind_of_visitor() {
             AdapterProfile::unavailable("navigator.gpu is undefined"),
             expect(Disabled, None, 0, 0, false),
         ),
-        // Half of 8 GiB RAM = 4 GiB, exactly the page cap.
+        // A software adapter computes slower than the CPU path: no GPU budget.
         (
             "SwiftShader",
             swiftshader(),
-            expect(Shared, Software, 4 * GIB, 256 * MIB, false),
+            expect(Disabled, Software, 0, 256 * MIB, false),
         ),
         (
             "Apple M-series",
@@ -573,7 +611,7 @@ fn out_of_memory_steps_down_high_normal_low_novram() {
             .count()
             == 4
     );
-    let shared = select(&swiftshader(), &Options::default(), None);
+    let shared = select(&swiftshader(), &forced_shared(), None);
     assert_eq!(step_down_after_oom(&shared, 0).0.state, LowVram);
 }
 
@@ -664,9 +702,9 @@ fn weights_are_held_in_f16_only_where_the_adapter_can_and_the_gpu_computes() {
         }
     }
     assert_eq!(swiftshader().features, Vec::<String>::new());
-    let auto = select(&swiftshader(), &Options::default(), None);
+    let shared = select(&swiftshader(), &forced_shared(), None);
     assert_eq!(
-        auto.weight_dtype,
+        shared.weight_dtype,
         WeightDtype::F32,
         "SwiftShader has no f16"
     );

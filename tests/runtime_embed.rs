@@ -35,6 +35,14 @@ fn runtime(vram: VramMode, budget: Option<u64>) -> Runtime {
     block_on(Runtime::create(options)).expect("runtime")
 }
 
+/// Loads all-MiniLM-L6-v2 from its folder; returns its id.
+fn load(rt: &mut Runtime) -> u32 {
+    let options = LoadOptions::default();
+    block_on(rt.load_model(&FileSource::new(), &folder(), &options, |_| {}))
+        .expect("load")
+        .id
+}
+
 /// Loads the model, embeds every fixture case (short ones as one batch, the long one alone) and
 /// checks each against the reference; returns the layers streamed by the batched call.
 fn check(rt: &mut Runtime) -> usize {
@@ -102,6 +110,63 @@ fn low_vram_at_a_quarter_of_the_weights_streams_and_matches() {
     );
 }
 
+/// LOW_VRAM at a quarter of the weights (22 MiB): every fixture case in one call, the 256-token
+/// text among them. Padded together they need ~80 MiB of inference memory, far over the budget;
+/// split into batches (longest first) each fits, and every vector matches in input order.
+#[test]
+fn a_call_too_big_for_the_budget_is_split_into_batches_that_fit() {
+    let mut rt = runtime(VramMode::Low, Some(22 * MIB));
+    let id = load(&mut rt);
+    let cases = reference::cases();
+    let texts: Vec<String> = cases.iter().map(|c| c.text.clone()).collect();
+    let longest = texts.iter().map(String::len).max().unwrap();
+    assert!(longest > 1000, "the fixture has a text over max_seq_length");
+    let mut heard = Vec::new();
+    let options = webvram::runtime::EmbedOptions::default();
+    let report = block_on(rt.embed_with(id, &texts, &options, |p| heard.push(p)))
+        .expect("the batches fit one by one");
+    assert!(report.batches > 1, "split: {} batches", report.batches);
+    assert_eq!(report.vectors.len(), cases.len());
+    for (case, got) in cases.iter().zip(&report.vectors) {
+        assert_close(case, got);
+    }
+    assert_eq!(heard.len(), report.batches);
+    let done: Vec<usize> = heard.iter().map(|p| p.done).collect();
+    assert!(done.windows(2).all(|w| w[0] < w[1]), "{done:?}");
+    assert_eq!(heard.last().unwrap().done, cases.len());
+    assert!(rt.system_stats().books.agrees);
+}
+
+/// Many texts on the CPU path: batches of at most 32, vectors in input order, equal to the same
+/// texts embedded one call each; a cancelled call stops before its first batch.
+#[test]
+fn many_texts_come_back_in_input_order() {
+    let mut rt = runtime(VramMode::Cpu, None);
+    let id = load(&mut rt);
+    let cases = reference::cases();
+    let short: Vec<String> = (cases.iter())
+        .filter(|c| c.text.len() < 1000)
+        .map(|c| c.text.clone())
+        .collect();
+    let texts: Vec<String> = (0..100)
+        .map(|i| short[(i * 7) % short.len()].clone())
+        .collect();
+    let report = block_on(rt.embed(id, &texts)).expect("embed");
+    assert!(report.batches >= texts.len().div_ceil(webvram::runtime::MAX_BATCH_TEXTS));
+    for (text, got) in texts.iter().zip(&report.vectors) {
+        let case = cases.iter().find(|c| &c.text == text).unwrap();
+        assert_close(case, got);
+    }
+    let cancel = webvram::fetch::CancelToken::new();
+    cancel.cancel();
+    let options = webvram::runtime::EmbedOptions {
+        cancel: Some(cancel),
+        ..Default::default()
+    };
+    let err = block_on(rt.embed_with(id, &texts, &options, |_| {})).unwrap_err();
+    assert_eq!(err.code(), "ABORTED", "{err}");
+}
+
 #[test]
 fn no_vram_streams_every_layer_and_matches() {
     let mut rt = runtime(VramMode::None, None);
@@ -150,19 +215,13 @@ fn out_of_memory_steps_down_reports_events_and_teaches_the_next_runtime() {
     };
     let mut rt = block_on(Runtime::create(options)).expect("runtime");
     assert!(rt.take_events().is_empty(), "nothing happened yet");
-    let info = block_on(rt.load_model(
-        &FileSource::new(),
-        &folder(),
-        &LoadOptions::default(),
-        |_| {},
-    ))
-    .expect("load");
+    let id = load(&mut rt);
     assert!(
         rt.take_events().is_empty(),
         "a new model's layers are not moves"
     );
     let case = &reference::cases()[0];
-    let report = block_on(rt.embed(info.id, std::slice::from_ref(&case.text))).expect("embed");
+    let report = block_on(rt.embed(id, std::slice::from_ref(&case.text))).expect("embed");
     assert!(report.stepped_down);
     assert_close(case, &report.vectors[0]);
     let events = rt.take_events();
@@ -205,7 +264,10 @@ fn out_of_memory_steps_down_reports_events_and_teaches_the_next_runtime() {
         block_on(Runtime::create(options)).expect("runtime")
     };
     assert_eq!(next(policy).decision().budget_bytes, 200 * MIB);
-    let auto = next(Options::default());
+    let auto = next(Options {
+        vram: VramMode::Shared,
+        ..Options::default()
+    });
     assert!(auto.decision().budget_bytes <= learned.budget_bytes);
     assert_eq!(
         auto.decision().oom_count,
@@ -230,8 +292,8 @@ fn out_of_memory_steps_down_reports_events_and_teaches_the_next_runtime() {
 /// device gets its layers back from the files; the embeddings stay the same throughout.
 #[test]
 fn layers_come_back_from_their_files_instead_of_a_second_copy() {
-    let mut rt = runtime(VramMode::Auto, None);
-    assert_eq!(rt.vram_state(), "SHARED", "lavapipe is a software adapter");
+    let mut rt = runtime(VramMode::Shared, None);
+    assert_eq!(rt.vram_state(), "SHARED");
     rt.set_layer_reader(Box::new(FileSource::new()));
     check(&mut rt);
     let books = rt.system_stats().books;

@@ -159,7 +159,7 @@ fn f16_gives_the_same_output_in_every_state() {
         assert!(rt.system_stats().books.agrees, "{}", rt.vram_state());
     }
     // SHARED, with layers read back from the files in f16 after a lost device.
-    let mut shared = runtime(VramMode::Auto, None, WeightDtype::F16);
+    let mut shared = runtime(VramMode::Shared, None, WeightDtype::F16);
     assert_eq!(shared.vram_state(), "SHARED");
     shared.set_layer_reader(Box::new(FileSource::new()));
     let id = load(&mut shared).id;
@@ -181,6 +181,6 @@ fn f32_is_kept_where_f16_is_not_possible_or_not_wanted() {
         .find(|r| r.signal == "weightDtype")
         .unwrap();
     assert!(reason.effect.contains("CPU"), "{reason:?}");
-    let asked = runtime(VramMode::Auto, None, WeightDtype::F32);
+    let asked = runtime(VramMode::Shared, None, WeightDtype::F32);
     assert_eq!(asked.weight_dtype(), ConvertTarget::F32);
 }

@@ -223,6 +223,12 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 /// Runs one operation and checks its outcome against what it calls for.
+/// Whether bit `i` of `mask` is set; a model past the mask's 8 bits is never chosen (a runtime
+/// can hold more models than that over a long sequence).
+fn in_mask(mask: u8, i: usize) -> bool {
+    i < 8 && mask >> i & 1 == 1
+}
+
 fn step(live: &mut Vec<Live>, op: &Op) -> Result<(), TestCaseError> {
     let count = live.len();
     let pick = |rt: usize| rt % count;
@@ -251,10 +257,15 @@ fn step(live: &mut Vec<Live>, op: &Op) -> Result<(), TestCaseError> {
                 return Ok(());
             };
             let all = texts();
-            let chosen: Vec<usize> = (0..all.len()).filter(|i| mask & (1 << i) != 0).collect();
+            let chosen: Vec<usize> = (0..all.len()).filter(|&i| in_mask(mask, i)).collect();
             let batch: Vec<String> = chosen.iter().map(|&i| all[i].clone()).collect();
-            let options = EmbedOptions { truncate };
-            match block_on(l.rt.embed_with(id, &batch, &options)) {
+            let options = EmbedOptions {
+                truncate,
+                ..EmbedOptions::default()
+            };
+            let mut heard = Vec::new();
+            let result = block_on(l.rt.embed_with(id, &batch, &options, |p| heard.push(p)));
+            match result {
                 Ok(report) => {
                     prop_assert!(
                         loaded && !l.rt.is_destroyed(),
@@ -262,6 +273,9 @@ fn step(live: &mut Vec<Live>, op: &Op) -> Result<(), TestCaseError> {
                     );
                     prop_assert!(truncate || !chosen.contains(&LONG_TEXT));
                     prop_assert_eq!(report.vectors.len(), batch.len());
+                    // Progress after every batch, ending at every text.
+                    prop_assert_eq!(heard.len(), report.batches);
+                    prop_assert!(heard.last().is_none_or(|p| p.done == batch.len()));
                     let long_at = chosen.iter().position(|&i| i == LONG_TEXT);
                     prop_assert_eq!(report.truncated, long_at.into_iter().collect::<Vec<_>>());
                     for (&text, got) in chosen.iter().zip(&report.vectors) {
@@ -304,11 +318,10 @@ fn step(live: &mut Vec<Live>, op: &Op) -> Result<(), TestCaseError> {
         } => {
             let l = &mut live[pick(rt)];
             let ids: Vec<u32> = (l.models.iter().enumerate())
-                .filter(|(i, _)| mask & (1 << i) != 0)
+                .filter(|&(i, _)| in_mask(mask, i))
                 .map(|(_, m)| m.0)
                 .collect();
-            let any_unloaded =
-                (l.models.iter().enumerate()).any(|(i, m)| mask & (1 << i) != 0 && !m.2);
+            let any_unloaded = (l.models.iter().enumerate()).any(|(i, m)| in_mask(mask, i) && !m.2);
             if let Err(err) = block_on(l.rt.load_models_gpu(&ids, memory_mib * MIB)) {
                 match any_unloaded || l.rt.is_destroyed() {
                     true => prop_assert_eq!(err.code(), "INVALID_STATE", "{}", err),

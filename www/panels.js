@@ -30,8 +30,11 @@ export function renderAdapter(adapter) {
   $('limits').tBodies[0].replaceChildren(...(limits.length
     ? limits.map((entry) => textRow(entry, { header: true }))
     : [textRow(['none (no adapter)'])]));
+  const software = adapter.isFallbackAdapter
+    ? ' It is a software adapter: auto computes on the CPU, which is faster (mode "shared" uses it).'
+    : '';
   $('reason').textContent = adapter.available
-    ? `WebGPU adapter found (${adapter.vendor || 'unknown vendor'}).`
+    ? `WebGPU adapter found (${adapter.vendor || 'unknown vendor'}).${software}`
     : `No GPU: ${adapter.unavailableReason}. Running on the CPU.`;
 }
 

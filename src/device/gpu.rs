@@ -23,6 +23,8 @@ impl GpuContext {
     ///
     /// [`Error::RequestDevice`] when the adapter refuses, [`Error::Backend`] when burn does.
     pub async fn open(instance: wgpu::Instance, adapter: wgpu::Adapter) -> Result<Self, Error> {
+        // burn's kernels need the registry the constructors fill.
+        super::run_static_constructors();
         let (device, queue) = adapter
             .request_device(&device_descriptor(&adapter))
             .await

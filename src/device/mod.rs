@@ -1,6 +1,7 @@
 //! The GPU adapter: probe it once into an [`AdapterProfile`], then open one device that burn and
 //! webvram share.
 
+mod ctors;
 mod describe;
 mod gpu;
 #[cfg(not(target_arch = "wasm32"))]
@@ -9,6 +10,7 @@ mod profile;
 #[cfg(target_arch = "wasm32")]
 mod web;
 
+pub(crate) use ctors::run_static_constructors;
 pub use gpu::GpuContext;
 pub use profile::AdapterProfile;
 

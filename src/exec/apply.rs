@@ -1,13 +1,12 @@
 //! Executing a plan: each move made real on the device or in wasm memory, then confirmed.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::exec::arrivals::Arrivals;
 use crate::exec::error::ExecError;
 use crate::exec::executor::Executor;
 use crate::exec::slot::{Slot, host_bytes_of};
-use crate::exec::upload::{check_upload, upload, upload_checked};
+use crate::exec::upload::upload;
 use crate::manager::{ConfirmReport, LayerMove, Manager, ModelId, MoveOutcome, Plan, Tier};
 
 /// One plan being executed: each move's outcome, where moved layers are now, the first failure.
@@ -232,17 +231,16 @@ impl Executor {
                 slot.gpu = Some(weights);
                 slot.host = slot.host.take().or(fetched);
             }
-            // The wasm copy is not kept: it goes to the device by value, with no second copy
-            // made for burn (checked first, so a refused upload keeps it).
+            // The wasm copy is not kept: dropped once uploaded (a refused upload keeps it).
             (_, Tier::Gpu) => {
                 let (weights, fetched) = match slot.host.take() {
-                    Some(host) => {
-                        if let Err(err) = check_upload(compute, &host, *simulated_capacity) {
+                    Some(host) => match upload(compute, &host, *simulated_capacity).await {
+                        Ok(weights) => (weights, 0),
+                        Err(err) => {
                             slot.host = Some(host);
                             return Err(err);
                         }
-                        (upload_checked(compute, Cow::Owned(host)).await?, 0)
-                    }
+                    },
                     None => {
                         let copy = host_bytes_of(slot, mv.model, source).await?;
                         copy.upload(compute, *simulated_capacity).await?

@@ -34,6 +34,21 @@ pub struct ForwardStats {
     pub peak_pool_in_use: u64,
 }
 
+impl ForwardStats {
+    /// Adds a later pass's stats (one call split into batches): counts and bytes add up, peaks
+    /// and bounds take the larger, `pool_in_use_before` stays this pass's.
+    pub fn absorb(&mut self, later: &ForwardStats) {
+        self.layers += later.layers;
+        self.streamed_layers += later.streamed_layers;
+        self.resident_bytes += later.resident_bytes;
+        self.uploaded_bytes += later.uploaded_bytes;
+        self.fetched_bytes += later.fetched_bytes;
+        self.peak_streamed_bytes = self.peak_streamed_bytes.max(later.peak_streamed_bytes);
+        self.streamed_bound_bytes = self.streamed_bound_bytes.max(later.streamed_bound_bytes);
+        self.peak_pool_in_use = self.peak_pool_in_use.max(later.peak_pool_in_use);
+    }
+}
+
 impl Executor {
     /// Runs `model` (whose weights were inserted as `id`) on `input`, layer by layer.
     ///

@@ -1,5 +1,6 @@
 //! The Host tier: a layer's weights in wasm memory, ready to upload.
 
+use burn::tensor::{Bytes, DType, TensorData};
 use half::f16;
 
 use crate::weights::{ConvertTarget, Dtype, WeightsError, convert_all};
@@ -8,20 +9,26 @@ use crate::weights::{ConvertTarget, Dtype, WeightsError, convert_all};
 ///
 /// The Host tier holds the same dtype as the GPU so that a layer has one size in the books,
 /// whichever tier it is in (f16 halves wasm memory as well as VRAM).
+///
+/// The values sit in one reference-counted allocation: cloning them, or handing them to burn
+/// ([`tensor_data`](Self::tensor_data)), shares it instead of copying. On the CPU path that is
+/// what lets a forward read the weights where they lie rather than copying every layer per call.
 #[derive(Clone, Debug, PartialEq)]
-pub enum HostValues {
-    /// f32, what every adapter computes in.
-    F32(Vec<f32>),
-    /// f16, stored on adapters with `shader-f16` and widened to f32 where a layer uses it.
-    F16(Vec<f16>),
+pub struct HostValues {
+    dtype: ConvertTarget,
+    /// Shared ([`Bytes::shared`]), so clones and views are reference counts; built only from
+    /// typed vectors, so the bytes are aligned for their dtype.
+    bytes: Bytes,
 }
 
 impl HostValues {
-    /// Room for `len` values of `dtype`.
-    pub fn with_capacity(dtype: ConvertTarget, len: usize) -> Self {
-        match dtype {
-            ConvertTarget::F32 => Self::F32(Vec::with_capacity(len)),
-            ConvertTarget::F16 => Self::F16(Vec::with_capacity(len)),
+    fn from_elems<E: bytemuck::NoUninit + Send + Sync>(
+        dtype: ConvertTarget,
+        values: Vec<E>,
+    ) -> Self {
+        Self {
+            dtype,
+            bytes: Bytes::from_elems(values).shared(),
         }
     }
 
@@ -36,34 +43,19 @@ impl HostValues {
         to: ConvertTarget,
     ) -> Result<Self, WeightsError> {
         let out = convert_all(tensor, from, bytes, to)?;
-        let mut values = Self::with_capacity(to, out.len() / to.size());
+        let mut values = HostValuesBuilder::with_capacity(to, out.len() / to.size());
         values.extend_le_bytes(&out);
-        Ok(values)
-    }
-
-    /// Appends little-endian values of this dtype (what a [`Converter`] to it writes); a
-    /// trailing partial value is ignored (converters only write whole ones).
-    pub fn extend_le_bytes(&mut self, bytes: &[u8]) {
-        match self {
-            Self::F32(values) => extend_from_le(values, bytes, f32::from_le_bytes),
-            Self::F16(values) => extend_from_le(values, bytes, f16::from_le_bytes),
-        }
+        Ok(values.finish())
     }
 
     /// The dtype the values are held in.
     pub fn dtype(&self) -> ConvertTarget {
-        match self {
-            Self::F32(_) => ConvertTarget::F32,
-            Self::F16(_) => ConvertTarget::F16,
-        }
+        self.dtype
     }
 
     /// Number of values.
     pub fn len(&self) -> usize {
-        match self {
-            Self::F32(values) => values.len(),
-            Self::F16(values) => values.len(),
-        }
+        self.bytes.len() / self.dtype.size()
     }
 
     /// Whether there are no values.
@@ -71,12 +63,26 @@ impl HostValues {
         self.len() == 0
     }
 
-    /// Keeps the first `len` values.
-    pub fn truncate(&mut self, len: usize) {
-        match self {
-            Self::F32(values) => values.truncate(len),
-            Self::F16(values) => values.truncate(len),
+    /// The first `len` values (all of them when there are fewer), sharing the allocation.
+    #[must_use]
+    pub fn prefix(&self, len: usize) -> Self {
+        let end = len.min(self.len()) * self.dtype.size();
+        let bytes = (self.bytes.view(0, end))
+            .unwrap_or_else(|_| Bytes::from_bytes_vec(self.bytes[..end].to_vec()).shared());
+        Self {
+            dtype: self.dtype,
+            bytes,
         }
+    }
+
+    /// The values as f32, when held in f32.
+    pub fn as_f32(&self) -> Option<&[f32]> {
+        (self.dtype == ConvertTarget::F32).then(|| bytemuck::cast_slice(&self.bytes))
+    }
+
+    /// The values as f16, when held in f16.
+    pub fn as_f16(&self) -> Option<&[f16]> {
+        (self.dtype == ConvertTarget::F16).then(|| bytemuck::cast_slice(&self.bytes))
     }
 
     /// Appends values `range` widened to f32 (a host-side gather, such as a word lookup).
@@ -84,24 +90,89 @@ impl HostValues {
     /// # Panics
     /// When `range` is out of bounds, like slicing.
     pub fn extend_f32(&self, range: std::ops::Range<usize>, out: &mut Vec<f32>) {
-        match self {
-            Self::F32(values) => out.extend_from_slice(&values[range]),
-            Self::F16(values) => out.extend(values[range].iter().map(|v| v.to_f32())),
+        match (self.as_f32(), self.as_f16()) {
+            (Some(values), _) => out.extend_from_slice(&values[range]),
+            (_, Some(values)) => out.extend(values[range].iter().map(|v| v.to_f32())),
+            (None, None) => unreachable!("held in f32 or f16"),
         }
     }
 
+    /// The values as burn data of `shape` (which must hold [`len`](Self::len) values), sharing
+    /// the allocation: the CPU device computes on it in place, a GPU upload copies it once.
+    pub fn tensor_data(&self, shape: impl Into<burn::tensor::Shape>) -> TensorData {
+        let dtype = match self.dtype {
+            ConvertTarget::F32 => DType::F32,
+            ConvertTarget::F16 => DType::F16,
+        };
+        TensorData::from_bytes(self.bytes.clone(), shape, dtype)
+    }
+
     /// The same values in `to`: f32 → f16 rounds to nearest-even (and may overflow to ±∞);
-    /// f16 → f32 is exact.
+    /// f16 → f32 is exact. In the same dtype, the values are shared, not copied.
     #[must_use]
-    pub fn into_dtype(self, to: ConvertTarget) -> Self {
-        match (self, to) {
-            (Self::F32(values), ConvertTarget::F16) => {
-                Self::F16(values.into_iter().map(f16::from_f32).collect())
+    pub fn to_dtype(&self, to: ConvertTarget) -> Self {
+        match (self.as_f32(), self.as_f16(), to) {
+            (Some(values), _, ConvertTarget::F16) => Self::from(
+                values
+                    .iter()
+                    .copied()
+                    .map(f16::from_f32)
+                    .collect::<Vec<_>>(),
+            ),
+            (_, Some(values), ConvertTarget::F32) => {
+                Self::from(values.iter().copied().map(f16::to_f32).collect::<Vec<_>>())
             }
-            (Self::F16(values), ConvertTarget::F32) => {
-                Self::F32(values.into_iter().map(f16::to_f32).collect())
-            }
-            (same, _) => same,
+            _ => self.clone(),
+        }
+    }
+}
+
+impl From<Vec<f32>> for HostValues {
+    fn from(values: Vec<f32>) -> Self {
+        Self::from_elems(ConvertTarget::F32, values)
+    }
+}
+
+impl From<Vec<f16>> for HostValues {
+    fn from(values: Vec<f16>) -> Self {
+        Self::from_elems(ConvertTarget::F16, values)
+    }
+}
+
+/// [`HostValues`] being assembled from a stream, before they are shared.
+#[derive(Debug)]
+pub enum HostValuesBuilder {
+    /// f32 values so far.
+    F32(Vec<f32>),
+    /// f16 values so far.
+    F16(Vec<f16>),
+}
+
+impl HostValuesBuilder {
+    /// Room for `len` values of `dtype`.
+    pub fn with_capacity(dtype: ConvertTarget, len: usize) -> Self {
+        match dtype {
+            ConvertTarget::F32 => Self::F32(Vec::with_capacity(len)),
+            ConvertTarget::F16 => Self::F16(Vec::with_capacity(len)),
+        }
+    }
+
+    /// Appends little-endian values of this dtype (what a [`Converter`] to it writes); a
+    /// trailing partial value is ignored (converters only write whole ones).
+    ///
+    /// [`Converter`]: crate::weights::Converter
+    pub fn extend_le_bytes(&mut self, bytes: &[u8]) {
+        match self {
+            Self::F32(values) => extend_from_le(values, bytes, f32::from_le_bytes),
+            Self::F16(values) => extend_from_le(values, bytes, f16::from_le_bytes),
+        }
+    }
+
+    /// The values, ready to share.
+    pub fn finish(self) -> HostValues {
+        match self {
+            Self::F32(values) => values.into(),
+            Self::F16(values) => values.into(),
         }
     }
 }
@@ -124,12 +195,6 @@ fn extend_from_le<T: Copy + Default, const N: usize>(
     }
 }
 
-impl From<Vec<f32>> for HostValues {
-    fn from(values: Vec<f32>) -> Self {
-        Self::F32(values)
-    }
-}
-
 /// One tensor in wasm memory, in the dtype the device stores it in.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HostTensor {
@@ -144,7 +209,7 @@ impl HostTensor {
     pub fn f32(shape: Vec<usize>, data: Vec<f32>) -> Self {
         Self {
             shape,
-            data: HostValues::F32(data),
+            data: data.into(),
         }
     }
 
@@ -182,12 +247,11 @@ impl HostLayer {
         (self.tensors.values()).any(|t| t.data.dtype() == ConvertTarget::F16)
     }
 
-    /// The same layer with every tensor in `to` (see [`HostValues::into_dtype`]).
+    /// The same layer with every tensor in `to` (see [`HostValues::to_dtype`]).
     #[must_use]
     pub fn into_dtype(mut self, to: ConvertTarget) -> Self {
         for tensor in self.tensors.values_mut() {
-            let values = std::mem::replace(&mut tensor.data, HostValues::F32(Vec::new()));
-            tensor.data = values.into_dtype(to);
+            tensor.data = tensor.data.to_dtype(to);
         }
         self
     }
@@ -212,7 +276,22 @@ mod tests {
         assert_eq!(widened, values[1..]);
         let back = half.into_dtype(ConvertTarget::F32);
         assert!(!back.has_f16());
-        assert_eq!(back.tensors["w"].data, HostValues::F32(values));
+        assert_eq!(back.tensors["w"].data, HostValues::from(values));
+    }
+
+    #[test]
+    fn clones_prefixes_and_burn_data_share_the_allocation() {
+        let values = HostValues::from(vec![1.0f32, 2.0, 3.0, 4.0]);
+        let clone = values.clone();
+        let ptr = |v: &HostValues| v.as_f32().unwrap().as_ptr();
+        assert_eq!(ptr(&clone), ptr(&values));
+        let prefix = values.prefix(3);
+        assert_eq!(prefix.as_f32(), Some(&[1.0, 2.0, 3.0][..]));
+        assert_eq!(ptr(&prefix), ptr(&values));
+        let data = values.tensor_data([2, 2]);
+        assert_eq!(data.as_bytes().as_ptr(), ptr(&values).cast::<u8>());
+        assert_eq!(data.try_to_vec::<f32>().unwrap(), [1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(values.to_dtype(ConvertTarget::F32), values);
     }
 
     #[test]
@@ -221,10 +300,10 @@ mod tests {
         let f16 = HostValues::convert("t", Dtype::BF16, &bf16_bytes, ConvertTarget::F16).unwrap();
         assert_eq!(
             f16,
-            HostValues::F16(vec![f16::from_f32(1.0), f16::from_f32(-2.0)])
+            HostValues::from(vec![f16::from_f32(1.0), f16::from_f32(-2.0)])
         );
         let f32 = HostValues::convert("t", Dtype::BF16, &bf16_bytes, ConvertTarget::F32).unwrap();
-        assert_eq!(f32, HostValues::F32(vec![1.0, -2.0]));
+        assert_eq!(f32.as_f32(), Some(&[1.0, -2.0][..]));
         let err = HostValues::convert("t", Dtype::BF16, &bf16_bytes[..3], ConvertTarget::F16);
         assert!(
             matches!(err, Err(WeightsError::PartialElement { .. })),

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::exec::arrivals::ArrivalSender;
-use crate::exec::host::{HostLayer, HostTensor, HostValues};
+use crate::exec::host::{HostLayer, HostTensor, HostValuesBuilder};
 use crate::weights::{ConvertTarget, Converter, Header, TensorInfo, TensorSink, WeightsError};
 
 /// Where a checkpoint tensor belongs: `Some((layer, name within the layer))`, or `None` to skip it
@@ -30,7 +30,7 @@ struct Current {
     layer: String,
     name: String,
     shape: Vec<usize>,
-    data: HostValues,
+    data: HostValuesBuilder,
     converter: Converter,
 }
 
@@ -104,7 +104,7 @@ impl TensorSink for HostSink<'_> {
                     layer,
                     name,
                     shape,
-                    data: HostValues::with_capacity(self.dtype, tensor.numel() as usize),
+                    data: HostValuesBuilder::with_capacity(self.dtype, tensor.numel() as usize),
                     converter,
                 })
             }
@@ -131,7 +131,7 @@ impl TensorSink for HostSink<'_> {
                 .or_insert_with(|| HostLayer::new(current.layer));
             let tensor = HostTensor {
                 shape: current.shape,
-                data: current.data,
+                data: current.data.finish(),
             };
             layer.tensors.insert(current.name, tensor);
             if let Some((expected, sender)) = &self.hand_over

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use burn::tensor::{DType, Device, FloatDType, Tensor, TensorData};
+use burn::tensor::{Device, FloatDType, Tensor};
 
 use crate::exec::error::ExecError;
-use crate::exec::host::{HostLayer, HostValues};
+use crate::exec::host::HostLayer;
 
 /// A layer's weights on the device. Each tensor is stored flat and reshaped on use (a metadata-only
 /// operation), so one map holds tensors of every rank. Dropping this frees the device memory (burn
@@ -22,34 +22,22 @@ pub struct LayerWeights {
 }
 
 impl LayerWeights {
-    /// Copies `host` onto `device` in the host's dtype (one upload per tensor, queued; burn
-    /// orders them before any compute that reads them). f16 needs a device with `shader-f16`.
+    /// Puts `host` on `device` in the host's dtype. A GPU gets one queued upload per tensor
+    /// (burn orders them before any compute that reads them; f16 needs `shader-f16`); burn's CPU
+    /// backend shares the host's allocation, so the CPU path computes on the weights in place.
     pub fn upload(host: &HostLayer, device: &Device) -> Self {
-        Self::upload_owned(host.clone(), device)
-    }
-
-    /// [`upload`](Self::upload), handing the values to burn instead of copying them: for a wasm
-    /// copy that is not kept, so an upload needs no second one.
-    pub fn upload_owned(host: HostLayer, device: &Device) -> Self {
-        let bytes = host.bytes();
-        let tensors = (host.tensors.into_iter())
+        let tensors = (host.tensors.iter())
             .map(|(name, t)| {
-                let len = [t.data.len()];
-                let tensor = match t.data {
-                    HostValues::F32(values) => {
-                        Tensor::<1>::from_data(TensorData::new(values, len), device)
-                    }
-                    HostValues::F16(values) => {
-                        Tensor::<1>::from_data(TensorData::new(values, len), (device, DType::F16))
-                    }
-                };
-                (name, (tensor, t.shape))
+                let data = t.data.tensor_data([t.data.len()]);
+                let dtype = data.dtype();
+                let tensor = Tensor::<1>::from_data(data, (device, dtype));
+                (name.clone(), (tensor, t.shape.clone()))
             })
             .collect();
         Self {
-            name: host.name,
+            name: host.name.clone(),
             tensors,
-            bytes,
+            bytes: host.bytes(),
         }
     }
 

@@ -64,7 +64,7 @@ pub use compute::Compute;
 pub use error::ExecError;
 pub use executor::Executor;
 pub use forward::ForwardStats;
-pub use host::{HostLayer, HostTensor, HostValues};
+pub use host::{HostLayer, HostTensor, HostValues, HostValuesBuilder};
 pub use host_sink::{HostSink, LayerOf, expected_tensors};
 pub use layer::LayerWeights;
 pub use model::LayeredModel;

@@ -1,13 +1,11 @@
 //! One layer as the executor holds it: its wasm copy and its device copy.
 
-use std::borrow::Cow;
-
 use crate::exec::compute::Compute;
 use crate::exec::error::ExecError;
 use crate::exec::host::HostLayer;
 use crate::exec::layer::LayerWeights;
 use crate::exec::source::LayerSource;
-use crate::exec::upload::{check_upload, upload_checked};
+use crate::exec::upload::upload;
 use crate::manager::ModelId;
 
 /// A layer's two possible copies. Which of them exist follows the manager's books: `gpu` is
@@ -78,8 +76,8 @@ impl HostCopy<'_> {
         }
     }
 
-    /// Uploads the layer: a fetched copy goes to the device by value (it is not kept), the
-    /// slot's own copy is copied. Returns the weights and the bytes fetched.
+    /// Uploads the layer (a fetched copy is dropped afterwards). Returns the weights and the
+    /// bytes fetched.
     ///
     /// # Errors
     /// As [`upload`](crate::exec::upload::upload).
@@ -88,15 +86,14 @@ impl HostCopy<'_> {
         compute: &Compute,
         simulated_capacity: Option<u64>,
     ) -> Result<(LayerWeights, u64), ExecError> {
-        check_upload(compute, self.layer(), simulated_capacity)?;
-        let (host, fetched) = match self {
-            Self::Held(layer) => (Cow::Borrowed(layer), 0),
-            Self::Fetched(layer) => {
-                let bytes = layer.bytes();
-                (Cow::Owned(layer), bytes)
-            }
+        let fetched = match &self {
+            Self::Held(_) => 0,
+            Self::Fetched(layer) => layer.bytes(),
         };
-        Ok((upload_checked(compute, host).await?, fetched))
+        Ok((
+            upload(compute, self.layer(), simulated_capacity).await?,
+            fetched,
+        ))
     }
 
     /// The fetched layer, if it was fetched.

@@ -12,8 +12,6 @@
 //! panics inside burn. lavapipe allocates from system RAM, so native tests force the condition
 //! with [`Executor::set_simulated_capacity`](crate::exec::Executor::set_simulated_capacity).
 
-use std::borrow::Cow;
-
 use burn::tensor::Device;
 
 use crate::exec::compute::Compute;
@@ -76,16 +74,15 @@ pub(crate) async fn upload(
     simulated_capacity: Option<u64>,
 ) -> Result<LayerWeights, ExecError> {
     check_upload(compute, host, simulated_capacity)?;
-    upload_checked(compute, Cow::Borrowed(host)).await
+    upload_checked(compute, host).await
 }
 
 /// Everything that can refuse an upload before it starts: the simulated capacity, f16 support,
-/// the binding limit. A caller handing over its only copy checks first, so a refusal loses
-/// nothing.
+/// the binding limit.
 ///
 /// # Errors
 /// As [`upload`], less the errors the device raises.
-pub(crate) fn check_upload(
+fn check_upload(
     compute: &Compute,
     host: &HostLayer,
     simulated_capacity: Option<u64>,
@@ -102,23 +99,21 @@ pub(crate) fn check_upload(
     }
 }
 
-/// The upload itself, after [`check_upload`]; an owned `host` goes to burn without a copy.
+/// The upload itself, after [`check_upload`]. burn gets a share of the host values: the CPU
+/// backend computes on them in place, a GPU upload copies them once.
 ///
 /// # Errors
 /// What the device raises: [`ExecError::OutOfMemory`] or [`ExecError::Backend`].
-pub(crate) async fn upload_checked(
-    compute: &Compute,
-    host: Cow<'_, HostLayer>,
-) -> Result<LayerWeights, ExecError> {
+async fn upload_checked(compute: &Compute, host: &HostLayer) -> Result<LayerWeights, ExecError> {
     let gpu = match compute {
-        Compute::Cpu(device) => return Ok(LayerWeights::upload_owned(host.into_owned(), device)),
+        Compute::Cpu(device) => return Ok(LayerWeights::upload(host, device)),
         Compute::Gpu(gpu) => gpu,
     };
     let (name, bytes) = (host.name.clone(), host.bytes());
     let device = gpu.wgpu_device();
     let oom_scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
     let validation_scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-    let weights = LayerWeights::upload_owned(host.into_owned(), gpu.burn_device());
+    let weights = LayerWeights::upload(host, gpu.burn_device());
     let flushed = gpu.burn_device().flush();
     let validation = validation_scope.pop();
     let oom = oom_scope.pop();

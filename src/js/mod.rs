@@ -18,6 +18,13 @@ mod storage;
 mod types;
 mod weights;
 
+/// Runs the module's static constructors when wasm-bindgen's init instantiates the module (see
+/// [`run_static_constructors`](crate::device::run_static_constructors)).
+#[wasm_bindgen(start)]
+fn start() {
+    crate::device::run_static_constructors();
+}
+
 /// Option keys the JS layer handles itself; the rest ([`Options::KEYS`]) belong to the policy.
 const JS_KEYS: [&str; 3] = ["powerPreference", "simulatedGpuCapacity", "rememberBudget"];
 
@@ -99,4 +106,13 @@ extern "C" {
 #[wasm_bindgen(js_name = heapBytesInUse)]
 pub fn heap_bytes_in_use() -> f64 {
     crate::heap::live_bytes() as f64
+}
+
+/// The most bytes live on the wasm heap at once since the last call (which starts a new
+/// window): a diagnostic for memory-bound tests, not part of the model API.
+#[wasm_bindgen(js_name = heapPeakBytes)]
+pub fn heap_peak_bytes() -> f64 {
+    let peak = crate::heap::peak_bytes();
+    crate::heap::reset_peak();
+    peak as f64
 }

@@ -7,10 +7,10 @@ use js_sys::{Array, Float32Array, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::args::{bool_option, options_object, texts_arg};
+use super::args::{bool_option, function_option, options_object, texts_arg};
 use super::panic;
-use super::runtime::Shared;
-use super::{js_error, to_js, to_js_error};
+use super::runtime::{Shared, emit};
+use super::{invalid_option, js_error, to_js, to_js_error};
 use crate::manager::ModelId;
 use crate::runtime::{EmbedOptions, ModelInfo};
 
@@ -19,7 +19,7 @@ use crate::runtime::{EmbedOptions, ModelInfo};
 pub(crate) const HANDLE_METHOD: &str = "__webvramHandle";
 
 /// `embed`'s option keys.
-const EMBED_KEYS: [&str; 1] = ["truncate"];
+const EMBED_KEYS: [&str; 3] = ["truncate", "onProgress", "signal"];
 
 /// A loaded model: `await model.embed(texts)`, `model.memoryMap()`, `await model.unload()`.
 ///
@@ -179,6 +179,8 @@ struct Stats<'a> {
     forward: &'a crate::exec::ForwardStats,
     stepped_down: bool,
     device_replaced: bool,
+    /// Batches the call was split into.
+    batches: usize,
     /// How many texts were cut at the model's `max_seq_length`.
     truncated: usize,
     /// Which ones (indices into `texts`).
@@ -205,11 +207,23 @@ impl Handle {
         self.check_loaded()?;
         let texts = texts_arg(&texts)?;
         let options = options_object(&options.unwrap_or_default(), "embed", &EMBED_KEYS)?;
+        let options = options.as_ref();
+        let on_progress = function_option(options, "onProgress")?;
+        let cancel = match options.map(|o| js_sys::Reflect::get(o, &"signal".into())) {
+            Some(Ok(v)) if !v.is_undefined() => {
+                let signal: web_sys::AbortSignal = (v.dyn_into())
+                    .map_err(|_| invalid_option("signal", "expected an AbortSignal"))?;
+                Some(crate::fetch::cancel_on_abort(&signal))
+            }
+            _ => None,
+        };
         let options = EmbedOptions {
-            truncate: bool_option(options.as_ref(), EMBED_KEYS[0])?.unwrap_or(true),
+            truncate: bool_option(options, "truncate")?.unwrap_or(true),
+            cancel,
         };
         let mut runtime = self.shared.lock().await?;
-        let result = runtime.embed_with(self.info.id, &texts, &options).await;
+        let report = |p| emit(on_progress.as_ref(), &p);
+        let result = (runtime.embed_with(self.info.id, &texts, &options, report)).await;
         self.shared.settle(runtime);
         let report = result.map_err(to_js_error)?;
         let vectors = (report.vectors.iter())
@@ -219,6 +233,7 @@ impl Handle {
             forward: &report.forward,
             stepped_down: report.stepped_down,
             device_replaced: report.device_replaced,
+            batches: report.batches,
             truncated: report.truncated.len(),
             truncated_texts: &report.truncated,
         })?;

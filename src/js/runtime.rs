@@ -411,7 +411,7 @@ impl JsRuntime {
 }
 
 /// Sends a progress event to the caller's callback (if any); serialises only when there is one.
-pub(crate) fn emit(callback: Option<&Function>, progress: &Progress<'_>) {
+pub(crate) fn emit<T: serde::Serialize>(callback: Option<&Function>, progress: &T) {
     if let Some(callback) = callback
         && let Ok(event) = to_js(progress)
     {

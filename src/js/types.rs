@@ -10,7 +10,10 @@ export type VramState = 'DISABLED' | 'NO_VRAM' | 'LOW_VRAM' | 'NORMAL_VRAM' | 'H
 
 /** `Runtime.create` options: ComfyUI's flags (`--lowvram` is `vram: 'low'`), sizes in bytes. */
 export interface RuntimeOptions {
-  vram?: 'auto' | 'high' | 'normal' | 'low' | 'none' | 'cpu';
+  /** `'auto'` (default) picks from the adapter: CPU on a software adapter (SwiftShader,
+   * lavapipe), SHARED on integrated GPUs, LOW/NORMAL on discrete ones. The others force a state;
+   * `'shared'` uses even a software adapter. */
+  vram?: 'auto' | 'high' | 'normal' | 'low' | 'none' | 'cpu' | 'shared';
   /** Bytes of the budget never used for weights (`--reserve-vram`). */
   reserveVram?: number;
   /** The GPU budget in bytes, instead of the adapter-derived estimate. */
@@ -152,10 +155,20 @@ export interface EmbedOptions {
   /** Cut texts longer than the model's `max_seq_length` (default true, as sentence-transformers
    * does); `false` rejects them with an `InvalidInputError` naming the text and its tokens. */
   truncate?: boolean;
+  /** Called after each batch: a call is split into batches that fit the inference budget
+   * (longest texts first, at most 32 per batch), and the vectors come back in input order. */
+  onProgress?: (progress: EmbedProgress) => void;
+  /** Aborting rejects the call with an `AbortError` (`ABORTED`) before its next batch. */
+  signal?: AbortSignal;
 }
+
+/** What `onProgress` hears after each batch of an `embed` call. */
+export interface EmbedProgress { done: number; total: number; batch: number; batches: number }
 
 export interface EmbedStats {
   forward: ForwardStats; steppedDown: boolean; deviceReplaced: boolean;
+  /** Batches the call was split into (`forward` sums their counts and keeps their peaks). */
+  batches: number;
   /** How many texts were cut at `max_seq_length`, and which (indices into the texts). */
   truncated: number; truncatedTexts: number[];
 }

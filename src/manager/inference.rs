@@ -2,6 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The most inference memory one batch of a split call is given, whatever the budget: what
+/// sentence-transformers' batch of 32 short texts needs for a MiniLM-sized encoder, and room for
+/// 16 texts of 128 tokens. A larger batch computes no faster (the matmuls are already large) and
+/// would hold more wasm memory on the CPU path, where no budget caps activations.
+pub const BATCH_MEMORY_BYTES: u64 = 64 << 20;
+
 /// The size of one run: how many sequences of how many tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

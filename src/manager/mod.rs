@@ -40,7 +40,7 @@ mod weights;
 
 pub use confirm::{ConfirmReport, MoveOutcome};
 pub use error::ManagerError;
-pub use inference::{InferenceEstimate, Workload};
+pub use inference::{BATCH_MEMORY_BYTES, InferenceEstimate, Workload};
 pub use load::LOAD_HEADROOM_PERCENT;
 pub use map::{LayerEntry, MemoryMap, ModelSummary};
 pub use owner::Manager;

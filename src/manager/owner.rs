@@ -6,14 +6,14 @@ use super::error::ManagerError;
 use super::free;
 use super::host;
 use super::idle;
-use super::inference::Workload;
+use super::inference::{BATCH_MEMORY_BYTES, Workload};
 use super::load;
 use super::plan::{OomStep, Plan, PlanKind};
 use super::planner::{Planner, Settings};
 use super::request::LoadRequest;
 use super::spec::{Model, ModelId, ModelSpec};
 use super::tier::Tier;
-use crate::policy::{Decision, Options, cap_to_held, step_down_after_oom};
+use crate::policy::{Decision, Options, VramState, cap_to_held, step_down_after_oom};
 
 /// The one owner of the books. Planning methods take `&self`; only confirmations, registration
 /// and the out-of-memory step-down change state.
@@ -78,6 +78,33 @@ impl Manager {
     /// [`ManagerError::UnknownModel`].
     pub fn inference_memory(&self, id: ModelId, workload: Workload) -> Result<u64, ManagerError> {
         Ok(self.books.entry(id)?.model.inference.bytes(workload))
+    }
+
+    /// The most sequences of `sequence` tokens (at most `cap`, at least 1) that one forward of
+    /// model `id` should take: its inference memory stays within [`BATCH_MEMORY_BYTES`] and,
+    /// with a GPU budget, the model's largest layer plus that memory fits the usable budget (what
+    /// [`load_models_gpu`](Self::load_models_gpu) requires). A sequence that does not fit even
+    /// alone gets 1, so the load reports its own `DoesNotFit`.
+    ///
+    /// # Errors
+    /// [`ManagerError::UnknownModel`].
+    pub fn batch_limit(&self, id: ModelId, sequence: u64, cap: u64) -> Result<u64, ManagerError> {
+        let model = &self.books.entry(id)?.model;
+        let decision = self.decision();
+        let allowed = match decision.state {
+            VramState::Disabled => BATCH_MEMORY_BYTES,
+            _ => (decision.usable_bytes())
+                .saturating_sub(model.largest_layer)
+                .min(BATCH_MEMORY_BYTES),
+        };
+        let fits = |batch: u64| model.inference.bytes(Workload { batch, sequence }) <= allowed;
+        // Inference memory grows with the batch: binary search for the last batch that fits.
+        let (mut lo, mut hi) = (1, cap.max(1));
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if fits(mid) { lo = mid } else { hi = mid - 1 }
+        }
+        Ok(lo)
     }
 
     /// A load request for `models` whose `memory_required` is the largest of their inference

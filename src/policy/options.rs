@@ -26,6 +26,9 @@ pub enum VramMode {
     None,
     /// `--cpu`: do not use the GPU at all.
     Cpu,
+    /// The unified-memory state ([`VramState::Shared`]), which `auto` picks for integrated GPUs:
+    /// forces the GPU where `auto` would compute on the CPU (a software adapter).
+    Shared,
 }
 
 impl VramMode {
@@ -38,6 +41,7 @@ impl VramMode {
             Self::Low => Some(VramState::LowVram),
             Self::None => Some(VramState::NoVram),
             Self::Cpu => Some(VramState::Disabled),
+            Self::Shared => Some(VramState::Shared),
         }
     }
 
@@ -50,6 +54,7 @@ impl VramMode {
             Self::Low => "low",
             Self::None => "none",
             Self::Cpu => "cpu",
+            Self::Shared => "shared",
         }
     }
 }
@@ -57,7 +62,8 @@ impl VramMode {
 impl FromStr for VramMode {
     type Err = PolicyError;
 
-    /// Parses the JS spelling (`"auto"`, `"high"`, `"normal"`, `"low"`, `"none"`, `"cpu"`).
+    /// Parses the JS spelling (`"auto"`, `"high"`, `"normal"`, `"low"`, `"none"`, `"cpu"`,
+    /// `"shared"`).
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let modes = [
             Self::Auto,
@@ -66,6 +72,7 @@ impl FromStr for VramMode {
             Self::Low,
             Self::None,
             Self::Cpu,
+            Self::Shared,
         ];
         modes
             .into_iter()

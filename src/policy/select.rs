@@ -19,7 +19,9 @@ use crate::device::AdapterProfile;
 /// - an explicit `vram` mode wins otherwise (an adapter is needed for any GPU state);
 /// - `auto`: reserve ≥ budget → `DISABLED` (the reserve leaves webvram no GPU memory, not even
 ///   for inference; ComfyUI would try and fail, a browser may lose the device instead);
-///   software, integrated and unknown adapters → `SHARED`
+///   software adapters (SwiftShader, lavapipe, `isFallbackAdapter`) → `DISABLED`: the CPU path
+///   is faster than a GPU emulated on the same CPU (MiniLM, batch 1: ~20 vs 0.3 embeddings/s),
+///   so `auto` does not use them — `vram: 'shared'` does; integrated and unknown adapters → `SHARED`
 ///   with a RAM-drawn budget; discrete GPUs → `LOW_VRAM` when low-resource or when the budget is
 ///   at most [`LOW_VRAM_THRESHOLD`], else `NORMAL_VRAM`. `HIGH_VRAM` only when asked.
 ///
@@ -182,6 +184,12 @@ fn choose_state(
             VramState::LowVram
         }
         DeviceClass::Discrete => VramState::NormalVram,
+        DeviceClass::Software => {
+            let effect = "a GPU emulated on the CPU computes slower than the CPU path: DISABLED \
+                          (vram: 'shared' uses it anyway)";
+            reasons.push(Reason::new("adapter", "software", effect));
+            VramState::Disabled
+        }
         _ => VramState::Shared,
     }
 }

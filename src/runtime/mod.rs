@@ -1,6 +1,8 @@
 //! The runtime: owns the device, the policy decision, the manager and the executor. The only
 //! place device, policy, bookkeeping, loading and models meet.
 
+mod batches;
+mod embed;
 mod events;
 mod layer_files;
 mod lifecycle;
@@ -18,11 +20,11 @@ use crate::policy::{self, Decision, LearnedBudget, VramMode};
 use crate::stats::{DeviceStats, SystemInfo, SystemStats, os_from_user_agent};
 use crate::weights::ConvertTarget;
 
+pub use batches::MAX_BATCH_TEXTS;
+pub use embed::{EmbedOptions, EmbedProgress, EmbedReport, MAX_CALL_CHARS, MAX_TEXT_CHARS};
 pub use events::{RuntimeEvent, layer_moves};
 pub use layer_files::{LayerFiles, RangeReader};
-pub use models::{
-    EmbedOptions, EmbedReport, MAX_CALL_CHARS, MAX_TEXT_CHARS, ModelInfo, SentenceModel,
-};
+pub use models::{ModelInfo, SentenceModel};
 
 /// Options for [`Runtime::create`]: the policy's knobs plus how to pick the adapter.
 #[derive(Clone, Debug, Default)]

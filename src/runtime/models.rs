@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::Error;
-use crate::exec::{ExecError, ForwardStats, HostSink, HostTensor, Run};
+use crate::exec::{ExecError, HostSink, HostTensor};
 use crate::fetch::{ByteSource, FetchError, LoadOptions, Loaded, Progress, fetch_file, load_model};
-use crate::manager::{Dtype, InferenceEstimate, LayerSpec, ModelId, ModelSpec, Workload};
+use crate::manager::{Dtype, InferenceEstimate, LayerSpec, ModelId, ModelSpec};
 use crate::models::bert::{
     BertConfig, BertModel, CONFIG_FILE, EMBEDDINGS_LAYER, MODULES_FILE, PoolingConfig,
     SENTENCE_BERT_FILE, SentenceBertConfig, SentenceHead, SentenceModules, SentenceTokenizer,
@@ -27,10 +27,10 @@ const TOKENIZER_LIMIT: u64 = 64 << 20;
 #[derive(Debug)]
 pub struct SentenceModel {
     url: String,
-    bert: BertModel,
+    pub(super) bert: BertModel,
     /// The word-embedding table, kept in wasm memory: lookups are gathered on the host.
-    words: HostTensor,
-    tokenizer: SentenceTokenizer,
+    pub(super) words: HostTensor,
+    pub(super) tokenizer: SentenceTokenizer,
     loaded: Loaded,
 }
 
@@ -54,46 +54,6 @@ pub struct ModelInfo {
     pub dimension: usize,
     /// Weight files read.
     pub shards: Vec<String>,
-}
-
-/// The longest text `embed` takes, in characters (Unicode scalar values). The model reads at
-/// most its `max_seq_length` tokens (256 for all-MiniLM-L6-v2, about 1,500 characters of
-/// English); the cap only keeps a runaway input from filling wasm memory while it is tokenized.
-pub const MAX_TEXT_CHARS: usize = 1 << 20;
-
-/// The most characters one `embed` call takes over all its texts.
-pub const MAX_CALL_CHARS: usize = 16 << 20;
-
-/// How one `embed` call treats its texts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EmbedOptions {
-    /// Cut texts longer than the model's `max_seq_length` (as sentence-transformers does, and
-    /// reported in [`EmbedReport::truncated`]); `false` refuses them with
-    /// [`Error::InvalidInput`] naming the text and its token count.
-    pub truncate: bool,
-}
-
-impl Default for EmbedOptions {
-    fn default() -> Self {
-        Self { truncate: true }
-    }
-}
-
-/// What one `embed` call did, next to its vectors.
-#[derive(Clone, Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EmbedReport {
-    /// One unit-length (when the model normalises) vector per text.
-    #[serde(skip)]
-    pub vectors: Vec<Vec<f32>>,
-    /// Layers streamed in for this call, bytes uploaded, peak pool bytes.
-    pub forward: ForwardStats,
-    /// Whether an out-of-memory error stepped the budget down during the call.
-    pub stepped_down: bool,
-    /// Whether the device was lost and replaced during the call.
-    pub device_replaced: bool,
-    /// The indices of the texts cut at the model's `max_seq_length`, ascending.
-    pub truncated: Vec<usize>,
 }
 
 impl Runtime {
@@ -204,104 +164,6 @@ impl Runtime {
         Ok(info)
     }
 
-    /// Embeds `texts` with model `id`: places its layers as the manager plans for this workload
-    /// (streaming what does not fit), runs the encoder layer by layer and pools. On out-of-memory
-    /// the budget steps down once and the call is retried; on a lost device a new one is opened,
-    /// the resident layers restored, and the call retried once.
-    ///
-    /// # Errors
-    /// [`Error::UnknownModel`], [`Error::Model`] (tokenizer), [`Error::Exec`] (`OOM` after the
-    /// step-down, `DEVICE_LOST` when no new device could be had), [`Error::Manager`].
-    pub async fn embed(&mut self, id: u32, texts: &[String]) -> Result<EmbedReport, Error> {
-        self.embed_with(id, texts, &EmbedOptions::default()).await
-    }
-
-    /// [`embed`](Self::embed) with options. No texts give no vectors, without planning anything.
-    ///
-    /// # Errors
-    /// As [`embed`](Self::embed); [`Error::InvalidInput`] for a text over [`MAX_TEXT_CHARS`],
-    /// texts over [`MAX_CALL_CHARS`] together, or (with `truncate: false`) a text longer than
-    /// the model takes.
-    pub async fn embed_with(
-        &mut self,
-        id: u32,
-        texts: &[String],
-        options: &EmbedOptions,
-    ) -> Result<EmbedReport, Error> {
-        self.check_alive()?;
-        let model_id = ModelId::new(id);
-        let model = self.models.get(&model_id).ok_or(Error::UnknownModel(id))?;
-        check_texts(texts)?;
-        if texts.is_empty() {
-            return Ok(EmbedReport::default());
-        }
-        let (tokens, truncated) = model.tokenizer.encode_reporting(texts)?;
-        if !options.truncate
-            && let Some(&index) = truncated.first()
-        {
-            let length = model.tokenizer.full_length(&texts[index])?;
-            let most = model.tokenizer.max_length();
-            return Err(Error::InvalidInput {
-                argument: format!("texts[{index}]"),
-                message: format!(
-                    "{length} tokens, but the model takes at most {most}; shorten the text or \
-                     pass truncate: true to cut it"
-                ),
-            });
-        }
-        let workload = Workload {
-            batch: tokens.batch() as u64,
-            sequence: tokens.seq() as u64,
-        };
-        let request = self.manager.request_for(&[model_id], workload)?;
-        let mut device_replaced = false;
-        let (stats, oom, values, width) = loop {
-            let now = self.now_ms();
-            self.check_alive()?;
-            let model = self.models.get(&model_id).ok_or(Error::UnknownModel(id))?;
-            let (bert, words) = (&model.bert, &model.words);
-            let input = |device: &_| bert.input_with_table(&tokens, words, device);
-            let result = (self.exec)
-                .load_and_run(&mut self.manager, model_id, bert, &request, input, now)
-                .await;
-            // Reading the output is where a lost device shows up natively: inside the loop.
-            let result = match result {
-                Ok(Run {
-                    output, stats, oom, ..
-                }) => {
-                    let pooled = bert.pool(output)?;
-                    let [_, width] = pooled.dims();
-                    (self.exec.read(pooled).await).map(|values| (stats, oom, values, width))
-                }
-                Err(err) => Err(err),
-            };
-            match result {
-                Err(ExecError::DeviceLost { .. }) if !device_replaced => {
-                    if let Err(err) = self.replace_device().await {
-                        self.note(None, Some(false));
-                        return Err(err);
-                    }
-                    device_replaced = true;
-                }
-                Ok(done) => break done,
-                Err(err) => {
-                    self.note(None, device_replaced.then_some(true));
-                    return Err(err.into());
-                }
-            }
-        };
-        let stepped_down = oom.is_some();
-        self.note(oom, device_replaced.then_some(true));
-        let vectors = values.chunks(width.max(1)).map(<[f32]>::to_vec).collect();
-        Ok(EmbedReport {
-            vectors,
-            forward: stats,
-            stepped_down,
-            device_replaced,
-            truncated,
-        })
-    }
-
     /// Unloads model `id`: its layers leave the device and wasm memory, and the manager forgets it.
     ///
     /// # Errors
@@ -335,7 +197,7 @@ impl Runtime {
     }
 
     /// Opens a new device after a loss and moves every model onto it.
-    async fn replace_device(&mut self) -> Result<(), Error> {
+    pub(super) async fn replace_device(&mut self) -> Result<(), Error> {
         let (_, gpu) = crate::device::open(self.power).await?;
         let gpu = gpu.ok_or_else(|| ExecError::DeviceLost {
             reason: "the device was lost and no adapter is available any more".into(),
@@ -348,33 +210,6 @@ impl Runtime {
     pub(crate) fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
-}
-
-/// Refuses texts over [`MAX_TEXT_CHARS`], or over [`MAX_CALL_CHARS`] together.
-fn check_texts(texts: &[String]) -> Result<(), Error> {
-    let mut total = 0usize;
-    for (index, text) in texts.iter().enumerate() {
-        let chars = text.chars().count();
-        if chars > MAX_TEXT_CHARS {
-            return Err(Error::InvalidInput {
-                argument: format!("texts[{index}]"),
-                message: format!(
-                    "{chars} characters; at most {MAX_TEXT_CHARS} are taken (the model reads only \
-                     its first few hundred tokens)"
-                ),
-            });
-        }
-        total += chars;
-    }
-    if total > MAX_CALL_CHARS {
-        return Err(Error::InvalidInput {
-            argument: "texts".into(),
-            message: format!(
-                "{total} characters in all; one call takes at most {MAX_CALL_CHARS}: split it"
-            ),
-        });
-    }
-    Ok(())
 }
 
 /// Streams the weights of the model in `base` into wasm memory, grouped by layer. Tries a single

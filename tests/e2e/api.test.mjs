@@ -95,7 +95,7 @@ test('errors are Error subclasses with a code and the failing file', async () =>
 
 test('weights are held in f32 on SwiftShader (no shader-f16), even when f16 is asked for', async () => {
   const out = await inPage(async (webvram, url) => {
-    const rt = await webvram.Runtime.create({ weightDtype: 'f16' });
+    const rt = await webvram.Runtime.create({ vram: 'shared', weightDtype: 'f16' });
     const model = await rt.loadModel(url, { cache: false });
     const reason = rt.systemStats().policy.reasons.find((r) => r.signal === 'weightDtype');
     const result = {
@@ -136,9 +136,10 @@ test('an out-of-memory event steps down, is heard, is remembered, and the result
     const state = rt.vramState;
     const tiers = model.memoryMap().map((l) => l.tier);
     const fingerprint = rt.systemStats().policy.fingerprint;
-    // The next runtime on this adapter (automatic budget) starts from the learned one.
-    const next = await Runtime.create({});
-    const ignoring = await Runtime.create({ rememberBudget: false });
+    // The next runtime on this adapter (automatic budget; on the GPU, which `auto` would not use
+    // on a software adapter) starts from the learned one.
+    const next = await Runtime.create({ vram: 'shared' });
+    const ignoring = await Runtime.create({ vram: 'shared', rememberBudget: false });
     let diff = 0;
     vectors[0].forEach((v, i) => { diff = Math.max(diff, Math.abs(v - reference[0][i])); });
     return {

@@ -126,3 +126,69 @@ test('after a panic every call is refused with PANIC, waiting calls included, an
   assert.ok(out.heard.every((d) => d.code === 'PANIC' && /on purpose/.test(d.message)));
   await page.close();
 });
+
+test('10,000 texts in one call: batches in input order, progress, abort, heap bounded by the batch', { timeout: 300_000 }, async () => {
+  const { page, errors } = await openPage();
+  const out = await page.evaluate(async ({ folder }) => {
+    await window.ready;
+    const webvram = await import('../../pkg/index.js');
+    const url = `${location.origin}/ok/${folder}/tiny-32`;
+    const words = ['alpha', 'beta', 'gamma', 'delta', 'épsilon', '東京'];
+    const text = (i) => Array.from({ length: 1 + (i * 37) % 90 }, (_, k) => words[(i + k) % 6]).join(' ') + ` ${i}`;
+    const texts = Array.from({ length: 10_000 }, (_, i) => text(i));
+    const results = {};
+    for (const vram of ['cpu', 'auto']) {
+      const rt = await webvram.Runtime.create({ vram, rememberBudget: false });
+      const model = await rt.loadModel(url, { cache: false });
+      // Reference vectors: a few texts embedded alone.
+      const probes = [0, 1, 4_999, 9_998, 9_999];
+      const alone = [];
+      for (const i of probes) alone.push((await model.embed([texts[i]]))[0]);
+      const count = vram === 'cpu' ? texts.length : 1_000;
+      webvram.heapPeakBytes();
+      const heard = [];
+      const { vectors, stats } = await model.embedWithStats(texts.slice(0, count), { onProgress: (p) => heard.push(p) });
+      const callPeak = webvram.heapPeakBytes();
+      const onePeak = await (async () => {
+        await model.embed(texts.slice(0, 32));
+        return webvram.heapPeakBytes();
+      })();
+      let worst = 0;
+      probes.filter((i) => i < count).forEach((i, k) => {
+        for (let d = 0; d < alone[k].length; d += 1) worst = Math.max(worst, Math.abs(vectors[i][d] - alone[k][d]));
+      });
+      const controller = new AbortController();
+      const aborted = model.embed(texts.slice(0, 2_000), {
+        signal: controller.signal,
+        onProgress: (p) => { if (p.batch === 2) controller.abort(); },
+      }).then(() => 'resolved', (e) => e.code);
+      results[vram] = {
+        state: rt.vramState, count, vectors: vectors.length, batches: stats.batches, worst,
+        heard: heard.length, lastDone: heard.at(-1)?.done, monotone: heard.every((p, k) => k === 0 || p.done > heard[k - 1].done),
+        callPeak, onePeak, inputBytes: texts.slice(0, count).reduce((n, t) => n + t.length, 0),
+        aborted: await aborted, books: rt.systemStats().books.agrees,
+      };
+      rt.destroy();
+    }
+    return results;
+  }, { folder: FOLDER });
+  for (const [vram, r] of Object.entries(out)) {
+    console.log(`# ${vram} (${r.state}): ${r.count} texts in ${r.batches} batches, heap peak ${(r.callPeak / 1e6).toFixed(1)} MB `
+      + `(32 texts: ${(r.onePeak / 1e6).toFixed(1)} MB), worst diff ${r.worst.toExponential(1)}`);
+    assert.equal(r.vectors, r.count, vram);
+    assert.ok(r.batches >= Math.ceil(r.count / 32), `${vram}: ${r.batches} batches`);
+    assert.equal(r.heard, r.batches, vram);
+    assert.equal(r.lastDone, r.count, vram);
+    assert.ok(r.monotone, vram);
+    assert.ok(r.worst <= 1e-5, `${vram}: batched vectors differ from alone by ${r.worst}`);
+    assert.equal(r.aborted, 'ABORTED', vram);
+    assert.ok(r.books, vram);
+    // Bounded by the batch, not the input: the heap's peak over the whole call exceeds that of a
+    // single 32-text batch by less than the input's own strings (held as Rust Strings) four times
+    // over plus 8 MiB, and nowhere near what padding every text together would take.
+    const allowed = r.onePeak + 4 * r.inputBytes + (8 << 20);
+    assert.ok(r.callPeak <= allowed, `${vram}: peak ${r.callPeak} > ${allowed}`);
+  }
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -70,10 +70,25 @@ async function assertLabelled(page) {
   assert.deepEqual(unlabelled, []);
 }
 
-test('demo loads the model on SwiftShader, compares, and keeps the numbers in LOW_VRAM', async () => {
+test('on a software adapter the demo starts DISABLED and says why', async () => {
   const browser = await launch({ webgpu: true });
   try {
-    const { page, errors } = await openDemo(browser, `${base}/www/`, LAPTOP);
+    const { page, errors } = await openDemo(browser, `${base}/www/?model=none`, LAPTOP);
+    assert.equal(await page.locator('body').getAttribute('data-ready'), 'true', await page.locator('#error').textContent());
+    assert.equal(await page.locator('#vram-state').textContent(), 'DISABLED');
+    assert.match(await page.locator('#reason').textContent(), /software adapter/);
+    const reasons = await page.locator('#reasons tbody tr').evaluateAll((rows) => rows.map((r) => r.textContent));
+    assert.ok(reasons.some((r) => r.includes('software') && r.includes("'shared'")), reasons.join('\n'));
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('demo loads the model on SwiftShader (vram: shared), compares, and keeps the numbers in LOW_VRAM', async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const { page, errors } = await openDemo(browser, `${base}/www/?vram=shared`, LAPTOP);
     assert.equal(await page.locator('body').getAttribute('data-ready'), 'true', await page.locator('#error').textContent());
     assert.equal(await page.locator('#vram-state').textContent(), 'SHARED');
     const adapter = await page.locator('#adapter').textContent();

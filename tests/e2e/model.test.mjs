@@ -84,8 +84,15 @@ function assertMatchesReference(vectors) {
   });
 }
 
-test('embeddings equal sentence-transformers in the automatic state on WebGPU', async () => {
+test('the automatic state computes on the CPU on a software adapter, with the same embeddings', async () => {
   const out = await embedIn({});
+  assert.equal(out.state, 'DISABLED');
+  assertMatchesReference(out.vectors);
+  assert.ok(!out.tiers.includes('gpu'), out.tiers.join());
+});
+
+test('embeddings equal sentence-transformers in SHARED on WebGPU', async () => {
+  const out = await embedIn({ vram: 'shared' });
   assertMatchesReference(out.vectors);
   assert.equal(out.info.layers, 7);
   assert.ok(out.books.agrees, JSON.stringify(out.books));
@@ -120,6 +127,6 @@ test('DISABLED runs on the CPU backend and gives the same embeddings', async () 
 });
 
 test('after unload and reload (through the cache) the embeddings are the same', async () => {
-  const out = await embedIn({}, { unloadReload: true, cache: true });
+  const out = await embedIn({ vram: 'shared' }, { unloadReload: true, cache: true });
   assertMatchesReference(out.vectors);
 });

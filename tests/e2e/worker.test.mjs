@@ -40,7 +40,8 @@ async function openExample(query = '') {
 const dot = (a, b) => a.reduce((sum, x, i) => sum + x * b[i], 0);
 
 test('the worker embeds on WebGPU and the main thread stays responsive', async (t) => {
-  const { page, errors, workers } = await openExample();
+  // `auto` would compute on the CPU on a software adapter; `shared` uses SwiftShader's WebGPU.
+  const { page, errors, workers } = await openExample('?vram=shared');
   try {
     assert.equal(await page.locator('body').getAttribute('data-model'), 'ready', await page.locator('#error').textContent());
     assert.deepEqual(workers, ['/examples/worker/worker.js']);

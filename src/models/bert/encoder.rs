@@ -84,10 +84,12 @@ fn self_attention(
     );
     let [batch, seq, _] = x.dims();
     let split = |t: Tensor<3>| t.reshape([batch, seq, heads, d]).swap_dims(1, 2);
-    let q = split(linear(x.clone(), layer, "attention.self.query", h, h)?);
+    // 1/√d scales Q (batch·seq·hidden values) rather than the batch·heads·seq² scores.
+    let query = linear(x.clone(), layer, "attention.self.query", h, h)?;
+    let q = split(query.mul_scalar(1.0 / (d as f64).sqrt()));
     let k = split(linear(x.clone(), layer, "attention.self.key", h, h)?);
     let v = split(linear(x, layer, "attention.self.value", h, h)?);
-    let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d as f64).sqrt()) + bias.clone();
+    let scores = q.matmul(k.swap_dims(2, 3)) + bias.clone();
     let context = softmax(scores, 3).matmul(v);
     Ok(context.swap_dims(1, 2).reshape([batch, seq, h]))
 }

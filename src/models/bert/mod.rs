@@ -33,4 +33,4 @@ pub use modules::{MODULES_FILE, SENTENCE_BERT_FILE, SentenceBertConfig, Sentence
 pub use names::{EMBEDDINGS_LAYER, encoder_layer_name, layer_of};
 pub use pooling::{POOLING_FILE, Pooling, PoolingConfig};
 pub use tokenize::{SentenceTokenizer, TOKENIZER_FILE};
-pub use tokens::TokenBatch;
+pub use tokens::{Pad, TokenBatch, Tokens};

@@ -1,16 +1,16 @@
 //! Tokenising as sentence-transformers does, with the `tokenizers` crate.
 
-use tokenizers::{
-    Encoding, PaddingDirection, PaddingParams, PaddingStrategy, Tokenizer, TruncationDirection,
-    TruncationParams, TruncationStrategy,
-};
+use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use crate::models::bert::head::SentenceHead;
-use crate::models::bert::tokens::TokenBatch;
+use crate::models::bert::tokens::{Pad, TokenBatch, Tokens};
 use crate::models::error::ModelError;
 
 /// The file the tokenizer is read from, as errors name it.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
+
+/// Texts encoded at once by [`SentenceTokenizer::encode_each`].
+const ENCODE_CHUNK: usize = 256;
 
 /// The padding token looked up when `tokenizer.json` has no padding section.
 const FALLBACK_PAD_TOKEN: &str = "[PAD]";
@@ -22,7 +22,10 @@ const FALLBACK_PAD_TOKEN: &str = "[PAD]";
 /// `max_seq_length` and pads to the longest text in the batch. Both are overridden here.
 #[derive(Debug)]
 pub struct SentenceTokenizer {
+    /// Truncating at `max_seq_length`, not padding: texts are padded per batch
+    /// ([`TokenBatch::padded`]) once the caller has grouped them.
     inner: Tokenizer,
+    pad: Pad,
     do_lower_case: bool,
 }
 
@@ -45,9 +48,10 @@ impl SentenceTokenizer {
         inner
             .with_truncation(Some(truncation))
             .map_err(tokenizer_error)?;
-        inner.with_padding(Some(padding));
+        inner.with_padding(None);
         Ok(Self {
             inner,
+            pad: padding,
             do_lower_case: head.do_lower_case(),
         })
     }
@@ -72,32 +76,45 @@ impl SentenceTokenizer {
         &self,
         texts: &[S],
     ) -> Result<(TokenBatch, Vec<usize>), ModelError> {
-        let prepared: Vec<String> = texts.iter().map(|t| self.prepare(t.as_ref())).collect();
-        let encodings = self
-            .inner
-            .encode_batch(prepared, true)
-            .map_err(tokenizer_error)?;
-        // With truncation on, the tokens cut off go to `overflowing`.
-        let truncated = (encodings.iter().enumerate())
-            .filter(|(_, e)| !e.get_overflowing().is_empty())
-            .map(|(index, _)| index)
-            .collect();
-        let seq = encodings.first().map_or(0, Encoding::len);
-        let mut ids = Vec::with_capacity(encodings.len() * seq);
-        let mut types = Vec::with_capacity(ids.capacity());
-        let mut mask = Vec::with_capacity(ids.capacity());
-        for e in &encodings {
-            ids.extend_from_slice(e.get_ids());
-            types.extend_from_slice(e.get_type_ids());
-            mask.extend_from_slice(e.get_attention_mask());
-        }
-        let batch = TokenBatch::new(encodings.len(), seq, ids, types, mask).map_err(|e| {
-            ModelError::Tokenizer {
-                file: TOKENIZER_FILE.to_owned(),
-                message: format!("padded encodings disagree in length: {e}"),
+        let (each, truncated) = self.encode_each(texts)?;
+        let rows: Vec<&Tokens> = each.iter().collect();
+        Ok((TokenBatch::padded(&rows, self.pad), truncated))
+    }
+
+    /// Tokenises each text on its own, unpadded (cut at `max_seq_length`), also saying which
+    /// were cut (indices, ascending): the caller groups texts by length and pads each group
+    /// with [`TokenBatch::padded`] and [`pad`](Self::pad).
+    ///
+    /// # Errors
+    /// As [`encode`](Self::encode).
+    pub fn encode_each<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+    ) -> Result<(Vec<Tokens>, Vec<usize>), ModelError> {
+        // A tokenizer `Encoding` holds ~100 bytes per token (strings, offsets, masks): encode a
+        // chunk at a time and keep only the ids, so a long call never holds them all.
+        let mut each = Vec::with_capacity(texts.len());
+        let mut truncated = Vec::new();
+        for (chunk_index, chunk) in texts.chunks(ENCODE_CHUNK).enumerate() {
+            let prepared: Vec<String> = chunk.iter().map(|t| self.prepare(t.as_ref())).collect();
+            let encodings = (self.inner.encode_batch(prepared, true)).map_err(tokenizer_error)?;
+            for (offset, e) in encodings.iter().enumerate() {
+                // With truncation on, the tokens cut off go to `overflowing`.
+                if !e.get_overflowing().is_empty() {
+                    truncated.push(chunk_index * ENCODE_CHUNK + offset);
+                }
+                each.push(Tokens {
+                    ids: e.get_ids().to_vec(),
+                    types: e.get_type_ids().to_vec(),
+                });
             }
-        })?;
-        Ok((batch, truncated))
+        }
+        Ok((each, truncated))
+    }
+
+    /// The padding token and type id batches are padded with.
+    pub fn pad(&self) -> Pad {
+        self.pad
     }
 
     /// How many tokens `text` has before truncation (special tokens included): for the error
@@ -109,7 +126,6 @@ impl SentenceTokenizer {
     pub fn full_length(&self, text: &str) -> Result<usize, ModelError> {
         let mut whole = self.inner.clone();
         whole.with_truncation(None).map_err(tokenizer_error)?;
-        whole.with_padding(None);
         let encoding = (whole.encode(self.prepare(text), true)).map_err(tokenizer_error)?;
         Ok(encoding.len())
     }
@@ -134,10 +150,14 @@ impl SentenceTokenizer {
     }
 }
 
-/// Batch-longest right padding with the tokenizer's own pad token.
-fn padding_params(tokenizer: &Tokenizer) -> Result<PaddingParams, ModelError> {
-    let (pad_id, pad_type_id, pad_token) = match tokenizer.get_padding() {
-        Some(p) => (p.pad_id, p.pad_type_id, p.pad_token.clone()),
+/// The tokenizer's own pad token (right padding to the longest text of a batch, as
+/// sentence-transformers pads), or `[PAD]` when `tokenizer.json` has no padding section.
+fn padding_params(tokenizer: &Tokenizer) -> Result<Pad, ModelError> {
+    match tokenizer.get_padding() {
+        Some(p) => Ok(Pad {
+            id: p.pad_id,
+            type_id: p.pad_type_id,
+        }),
         None => {
             let id = tokenizer.token_to_id(FALLBACK_PAD_TOKEN).ok_or_else(|| {
                 ModelError::MissingField {
@@ -145,17 +165,9 @@ fn padding_params(tokenizer: &Tokenizer) -> Result<PaddingParams, ModelError> {
                     field: "padding.pad_id".to_owned(),
                 }
             })?;
-            (id, 0, FALLBACK_PAD_TOKEN.to_owned())
+            Ok(Pad { id, type_id: 0 })
         }
-    };
-    Ok(PaddingParams {
-        strategy: PaddingStrategy::BatchLongest,
-        direction: PaddingDirection::Right,
-        pad_to_multiple_of: None,
-        pad_id,
-        pad_type_id,
-        pad_token,
-    })
+    }
 }
 
 fn tokenizer_error(e: tokenizers::Error) -> ModelError {

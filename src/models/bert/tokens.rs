@@ -2,6 +2,36 @@
 
 use crate::exec::ExecError;
 
+/// One text's tokens, unpadded (special tokens included).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tokens {
+    /// Token ids.
+    pub ids: Vec<u32>,
+    /// Token type (segment) ids, one per token.
+    pub types: Vec<u32>,
+}
+
+impl Tokens {
+    /// Number of tokens.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// What a batch is padded with: the tokenizer's pad token id and its type id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pad {
+    /// The pad token's id.
+    pub id: u32,
+    /// The type id of padding.
+    pub type_id: u32,
+}
+
 /// Token ids, token types and attention mask of `batch` texts padded to `seq` tokens, row-major.
 ///
 /// Built by [`SentenceTokenizer::encode`](super::SentenceTokenizer::encode), or by hand for
@@ -56,6 +86,37 @@ impl TokenBatch {
             token_type_ids,
             attention_mask,
         })
+    }
+
+    /// `rows` padded on the right to the longest of them, with mask 0 over the padding (as the
+    /// tokenizer's batch-longest padding does).
+    pub fn padded(rows: &[&Tokens], pad: Pad) -> Self {
+        let seq = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+        let len = rows.len() * seq;
+        let (mut ids, mut types, mut mask) = (
+            Vec::with_capacity(len),
+            Vec::with_capacity(len),
+            Vec::with_capacity(len),
+        );
+        for row in rows {
+            let fill = seq - row.len();
+            ids.extend_from_slice(&row.ids);
+            ids.extend(std::iter::repeat_n(pad.id, fill));
+            // A row built by hand with fewer type ids than ids gets type 0 for the rest.
+            types.extend((0..seq).map(|k| match k < row.len() {
+                true => row.types.get(k).copied().unwrap_or(0),
+                false => pad.type_id,
+            }));
+            mask.extend(std::iter::repeat_n(1, row.len()));
+            mask.extend(std::iter::repeat_n(0, fill));
+        }
+        Self {
+            batch: rows.len(),
+            seq,
+            ids,
+            token_type_ids: types,
+            attention_mask: mask,
+        }
     }
 
     /// Number of texts.
