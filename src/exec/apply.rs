@@ -221,34 +221,22 @@ impl Executor {
         let slot = slot_mut(models, mv)?;
         match (mv.from, mv.to) {
             (_, Tier::Gpu) if slot.gpu.is_some() => {}
-            // Without a source nothing the executor was given is dropped: it could not come back.
-            (_, Tier::Gpu) if mv.keep_host_copy || source.is_none() => {
+            // The wasm copy stays when the plan keeps it, or when there is no source (nothing the
+            // executor was given is dropped: it could not come back); otherwise it is dropped once
+            // uploaded. A refused upload leaves the slot as it was.
+            (_, Tier::Gpu) => {
                 let copy = host_bytes_of(slot, mv.model, source).await?;
                 let weights = upload(compute, copy.layer(), *simulated_capacity).await?;
                 let fetched = copy.into_fetched();
                 report.uploaded_bytes += weights.bytes();
                 report.fetched_bytes += fetched.as_ref().map_or(0, |f| f.bytes());
                 slot.gpu = Some(weights);
-                slot.host = slot.host.take().or(fetched);
-            }
-            // The wasm copy is not kept: dropped once uploaded (a refused upload keeps it).
-            (_, Tier::Gpu) => {
-                let (weights, fetched) = match slot.host.take() {
-                    Some(host) => match upload(compute, &host, *simulated_capacity).await {
-                        Ok(weights) => (weights, 0),
-                        Err(err) => {
-                            slot.host = Some(host);
-                            return Err(err);
-                        }
-                    },
-                    None => {
-                        let copy = host_bytes_of(slot, mv.model, source).await?;
-                        copy.upload(compute, *simulated_capacity).await?
-                    }
+                let keep = mv.keep_host_copy || source.is_none();
+                slot.host = if keep {
+                    slot.host.take().or(fetched)
+                } else {
+                    None
                 };
-                report.uploaded_bytes += weights.bytes();
-                report.fetched_bytes += fetched;
-                slot.gpu = Some(weights);
             }
             (Tier::Cache, Tier::Remote) | (Tier::Remote, Tier::Cache) => {
                 return Err(ExecError::UnsupportedMove {

@@ -77,12 +77,22 @@ impl HostValues {
 
     /// The values as f32, when held in f32.
     pub fn as_f32(&self) -> Option<&[f32]> {
-        (self.dtype == ConvertTarget::F32).then(|| bytemuck::cast_slice(&self.bytes))
+        (self.dtype == ConvertTarget::F32).then(|| self.f32_slice())
     }
 
     /// The values as f16, when held in f16.
     pub fn as_f16(&self) -> Option<&[f16]> {
-        (self.dtype == ConvertTarget::F16).then(|| bytemuck::cast_slice(&self.bytes))
+        (self.dtype == ConvertTarget::F16).then(|| self.f16_slice())
+    }
+
+    /// The bytes as f32 values (meaningful when held in f32).
+    fn f32_slice(&self) -> &[f32] {
+        bytemuck::cast_slice(&self.bytes)
+    }
+
+    /// The bytes as f16 values (meaningful when held in f16).
+    fn f16_slice(&self) -> &[f16] {
+        bytemuck::cast_slice(&self.bytes)
     }
 
     /// Appends values `range` widened to f32 (a host-side gather, such as a word lookup).
@@ -90,10 +100,9 @@ impl HostValues {
     /// # Panics
     /// When `range` is out of bounds, like slicing.
     pub fn extend_f32(&self, range: std::ops::Range<usize>, out: &mut Vec<f32>) {
-        match (self.as_f32(), self.as_f16()) {
-            (Some(values), _) => out.extend_from_slice(&values[range]),
-            (_, Some(values)) => out.extend(values[range].iter().map(|v| v.to_f32())),
-            (None, None) => unreachable!("held in f32 or f16"),
+        match self.dtype {
+            ConvertTarget::F32 => out.extend_from_slice(&self.f32_slice()[range]),
+            ConvertTarget::F16 => out.extend(self.f16_slice()[range].iter().map(|v| v.to_f32())),
         }
     }
 
@@ -111,17 +120,21 @@ impl HostValues {
     /// f16 → f32 is exact. In the same dtype, the values are shared, not copied.
     #[must_use]
     pub fn to_dtype(&self, to: ConvertTarget) -> Self {
-        match (self.as_f32(), self.as_f16(), to) {
-            (Some(values), _, ConvertTarget::F16) => Self::from(
-                values
+        match (self.dtype, to) {
+            (ConvertTarget::F32, ConvertTarget::F16) => Self::from(
+                self.f32_slice()
                     .iter()
                     .copied()
                     .map(f16::from_f32)
                     .collect::<Vec<_>>(),
             ),
-            (_, Some(values), ConvertTarget::F32) => {
-                Self::from(values.iter().copied().map(f16::to_f32).collect::<Vec<_>>())
-            }
+            (ConvertTarget::F16, ConvertTarget::F32) => Self::from(
+                self.f16_slice()
+                    .iter()
+                    .copied()
+                    .map(f16::to_f32)
+                    .collect::<Vec<_>>(),
+            ),
             _ => self.clone(),
         }
     }

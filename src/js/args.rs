@@ -102,6 +102,22 @@ pub(crate) fn function_option(
     }
 }
 
+/// An optional `AbortSignal` option.
+///
+/// # Errors
+/// `INVALID_OPTION` for anything but an `AbortSignal` or `undefined`.
+pub(crate) fn signal_option(
+    options: Option<&Object>,
+    key: &str,
+) -> Result<Option<web_sys::AbortSignal>, JsValue> {
+    match get(options, key) {
+        value if value.is_undefined() => Ok(None),
+        value => {
+            (value.dyn_into().map(Some)).map_err(|_| invalid_option(key, "expected an AbortSignal"))
+        }
+    }
+}
+
 /// JavaScript's `Number.MAX_SAFE_INTEGER`: larger numbers are not exact.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 

@@ -7,10 +7,10 @@ use js_sys::{Array, Float32Array, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::args::{bool_option, function_option, options_object, texts_arg};
+use super::args::{bool_option, function_option, options_object, signal_option, texts_arg};
 use super::panic;
 use super::runtime::{Shared, emit};
-use super::{invalid_option, js_error, to_js, to_js_error};
+use super::{js_error, to_js, to_js_error};
 use crate::manager::ModelId;
 use crate::runtime::{EmbedOptions, ModelInfo};
 
@@ -209,14 +209,8 @@ impl Handle {
         let options = options_object(&options.unwrap_or_default(), "embed", &EMBED_KEYS)?;
         let options = options.as_ref();
         let on_progress = function_option(options, "onProgress")?;
-        let cancel = match options.map(|o| js_sys::Reflect::get(o, &"signal".into())) {
-            Some(Ok(v)) if !v.is_undefined() => {
-                let signal: web_sys::AbortSignal = (v.dyn_into())
-                    .map_err(|_| invalid_option("signal", "expected an AbortSignal"))?;
-                Some(crate::fetch::cancel_on_abort(&signal))
-            }
-            _ => None,
-        };
+        let signal = signal_option(options, "signal")?;
+        let cancel = signal.as_ref().map(crate::fetch::cancel_on_abort);
         let options = EmbedOptions {
             truncate: bool_option(options, "truncate")?.unwrap_or(true),
             cancel,

@@ -9,7 +9,9 @@ use js_sys::{Function, Object};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::args::{bool_option, function_option, get, options_object, string_arg, whole_option};
+use super::args::{
+    bool_option, function_option, get, options_object, signal_option, string_arg, whole_option,
+};
 use super::runtime::emit;
 use super::{invalid_option, js_error, panic, to_js};
 use crate::fetch::{
@@ -123,10 +125,7 @@ pub(crate) fn load_options(options: Option<&Object>) -> Result<Parsed, JsValue> 
             load = load.with_sha256_hex(&shard, &hex).map_err(fetch_error)?;
         }
     }
-    let signal = match get(options, "signal") {
-        v if v.is_undefined() => None,
-        v => Some(v.dyn_into().map_err(|_| bad("signal", "an AbortSignal"))?),
-    };
+    let signal = signal_option(options, "signal")?;
     let on_progress = function_option(options, "onProgress")?;
     if let Some(signal) = &signal {
         load.cancel = cancel_on_abort(signal);
