@@ -264,6 +264,9 @@ test('wrong arguments are coded errors naming the argument, before any work', as
       embedObjects: await caught(() => model.embed(['ok', {}])),
       embedHuge: await caught(() => model.embed(['x'.repeat(3 << 20)])),
       embedOption: await caught(() => model.embed(['x'], { truncat: false })),
+      embedSignal: await caught(() => model.embed(['x'], { signal: 'stop' })),
+      embedProgress: await caught(() => model.embed(['x'], { onProgress: 1 })),
+      loadSignal: await caught(() => rt.loadModel(url, { signal: {} })),
       refused: await caught(() => model.embed(['short', long], { truncate: false })),
       freeString: await caught(() => rt.free('yes')),
       freeFlag: await caught(() => rt.free({ unloadModels: 'no' })),
@@ -299,6 +302,9 @@ test('wrong arguments are coded errors naming the argument, before any work', as
   expect('embedObjects', 'INVALID_INPUT', /`texts\[1\]`.*an object/);
   expect('embedHuge', 'INVALID_INPUT', /`texts\[0\]`.*too long/);
   expect('embedOption', 'INVALID_OPTION', /`truncat`.*did you mean `truncate`/);
+  expect('embedSignal', 'INVALID_OPTION', /`signal`.*expected an AbortSignal/);
+  expect('embedProgress', 'INVALID_OPTION', /`onProgress`.*expected a function/);
+  expect('loadSignal', 'INVALID_OPTION', /`signal`.*expected an AbortSignal/);
   expect('refused', 'INVALID_INPUT', /`texts\[1\]`: \d+ tokens, but the model takes at most 256/);
   expect('freeString', 'INVALID_OPTION', /expected an object/);
   expect('freeFlag', 'INVALID_OPTION', /unloadModels/);
