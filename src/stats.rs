@@ -34,6 +34,9 @@ pub struct SystemInfo {
     /// RAM believed free: natively the kernel's figure; in a browser `ram_total` less the wasm
     /// memory this page holds, since browsers report nothing better.
     pub ram_free: u64,
+    /// Bytes of the module's wasm memory (`WebAssembly.Memory` byte length; 0 natively): what
+    /// the host tier's cap keeps bounded, next to `books.heldHostBytes`.
+    pub wasm_memory_bytes: u64,
     /// This crate's version.
     pub webvram_version: String,
     /// `navigator.userAgent`, or a native description.

@@ -226,6 +226,10 @@ fn a_refused_upload_keeps_the_copy_it_was_handed_simulated() {
     let url = write(&MODEL, "refused-shared");
     let decision = Decision::fixed(VramState::Shared, 2 * MODEL.bytes() + RESERVE, RESERVE);
     let (mut manager, mut exec, id) = setup(decision, load_all(&url));
+    // The executor holds every layer in wasm memory: the books say so too (with a source set,
+    // the host books must equal what is held).
+    let arrived = manager.loaded_into_host(id, 0).unwrap();
+    manager.confirm_all(&arrived);
     let (source, fetched) = CheckpointSource::new(&url);
     exec.set_source(Box::new(source));
     exec.set_simulated_capacity(Some(layers(5) + layers(1) / 2));

@@ -461,8 +461,10 @@ fn the_cpu_path_fills_wasm_memory_and_evicts_least_recently_used() {
     ));
 }
 
+/// The plan never books a layer into the cache: storing is the fetch layer's job, reported with
+/// `mark_cached`. A layer that fits nowhere in memory stays where it is and streams per call.
 #[test]
-fn layers_that_fit_nowhere_in_memory_are_at_least_cached() {
+fn layers_that_fit_nowhere_in_memory_stay_where_they_are() {
     let mut decision = Decision::fixed(VramState::Disabled, 0, 0);
     decision.host_budget_bytes = 300 * MIB;
     let mut m = Manager::new(decision, &Options::default());
@@ -472,8 +474,17 @@ fn layers_that_fit_nowhere_in_memory_are_at_least_cached() {
     load(&mut m, LoadRequest::new([id]), 1);
     assert_eq!(
         [0, 1].map(|l| m.layer_state(id, l).unwrap().tier),
-        [Tier::Host, Tier::Cache]
+        [Tier::Host, Tier::Remote]
     );
+    m.mark_cached(id, 1).unwrap();
+    assert_eq!(m.layer_state(id, 1).unwrap().tier, Tier::Cache);
+    m.mark_uncached(id, 1).unwrap();
+    assert_eq!(m.layer_state(id, 1).unwrap().tier, Tier::Remote);
+    // A pinned table counts in the host tier and its budget.
+    m.set_pinned_host_bytes(id, 50 * MIB).unwrap();
+    assert_eq!(m.host_bytes(), 250 * MIB);
+    assert_eq!(m.host_room(), 50 * MIB);
+    assert_eq!(m.memory_map().models[0].pinned_host_bytes, 50 * MIB);
 }
 
 #[test]

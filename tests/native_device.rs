@@ -159,6 +159,7 @@ fn system_stats_use_comfyuis_exact_field_names() {
             "ram_free",
             "ram_total",
             "user_agent",
+            "wasm_memory_bytes",
             "webvram_version"
         ]
     );

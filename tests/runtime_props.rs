@@ -92,11 +92,19 @@ fn options(kind: usize) -> RuntimeOptions {
         weight_dtype: WeightDtype::F32,
         ..Options::default()
     };
+    // A host budget (5.7 MiB) that holds both tiny models' word tables (3.7 and 1.9 MiB) and part of
+    // their layers once both are loaded: layers are evicted and read back from their files.
+    let capped = |mut policy: Options| {
+        policy.host_budget = Some(HOST_CAP);
+        policy
+    };
     let (policy, capacity) = match kind {
         0 => (policy(VramMode::Cpu, None), None),
         1 => (policy(VramMode::High, None), None),
         2 => (policy(VramMode::Low, Some(64 * MIB)), None),
         3 => (policy(VramMode::None, Some(64 * MIB)), None),
+        5 => (capped(policy(VramMode::Cpu, None)), None),
+        6 => (capped(policy(VramMode::Low, Some(64 * MIB))), None),
         // A device smaller than its budget: uploads fail, the budget steps down.
         _ => (policy(VramMode::Normal, Some(64 * MIB)), Some(60 * 1024)),
     };
@@ -107,8 +115,15 @@ fn options(kind: usize) -> RuntimeOptions {
     }
 }
 
+/// The host cap of the capped kinds (5 and 6), which read layers back from their files.
+const HOST_CAP: u64 = 57 * MIB / 10;
+
 fn create(kind: usize) -> Runtime {
-    block_on(Runtime::create(options(kind))).expect("runtime")
+    let mut rt = block_on(Runtime::create(options(kind))).expect("runtime");
+    if matches!(kind, 5 | 6) {
+        rt.set_layer_reader(Box::new(FileSource::new()));
+    }
+    rt
 }
 
 fn load(rt: &mut Runtime, model: usize) -> Result<u32, Error> {
@@ -161,7 +176,7 @@ fn op() -> impl Strategy<Value = Op> {
     let rt = 0..3usize;
     let slot = 0..3usize;
     prop_oneof![
-        1 => (0..5usize).prop_map(Op::Create),
+        1 => (0..7usize).prop_map(Op::Create),
         3 => (rt.clone(), 0..2usize).prop_map(|(rt, model)| Op::Load { rt, model }),
         6 => (rt.clone(), slot.clone(), any::<u8>(), prop::bool::weighted(0.8))
             .prop_map(|(rt, slot, pick, truncate)| Op::Embed { rt, slot, pick, truncate }),
@@ -210,6 +225,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         for (index, l) in live.iter().enumerate() {
             let books = l.rt.system_stats().books;
             prop_assert!(books.agrees, "runtime {index} after {op:?}: {books:?}");
+            if matches!(l.kind, 5 | 6) {
+                prop_assert_eq!(books.held_host_bytes, books.booked_host_bytes, "{:?}", op);
+                prop_assert!(books.held_host_bytes <= HOST_CAP, "{:?}: {:?}", op, books);
+            }
         }
     }
     for mut l in live {

@@ -1,10 +1,10 @@
 // The settings form ⇄ Runtime.create options ⇄ the page's query string (so a reload, or a shared
-// link, keeps the chosen mode, reserve and budget).
+// link, keeps the chosen mode, reserve, budget and host budget).
 import { MIB } from './format.js';
 
-const FIELDS = ['vram', 'reserve', 'budget'];
+const FIELDS = ['vram', 'reserve', 'budget', 'host'];
 
-/** Fills the form from `?vram=low&reserve=0&budget=24` (MiB); unknown values are left alone. */
+/** Fills the form from `?vram=low&reserve=0&budget=24&host=64` (MiB); unknown values are left alone. */
 export function settingsFromUrl(form, search = window.location.search) {
   const params = new URLSearchParams(search);
   for (const name of FIELDS) {
@@ -21,8 +21,10 @@ export function optionsFrom(form) {
   const options = { vram: form.elements.vram.value };
   const reserve = mebibytes(form.elements.reserve.value);
   const budget = mebibytes(form.elements.budget.value);
+  const host = mebibytes(form.elements.host.value);
   if (reserve != null) options.reserveVram = reserve;
   if (budget != null) options.vramBudget = budget;
+  if (host != null) options.hostBudget = host;
   return options;
 }
 

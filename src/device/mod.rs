@@ -44,6 +44,19 @@ pub async fn open(
     }
 }
 
+/// Bytes of this module's wasm memory (the `WebAssembly.Memory`'s byte length): what the page
+/// holds, which only grows. 0 natively, where there is no wasm memory.
+pub fn wasm_memory_bytes() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        web::wasm_memory_bytes()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
+    }
+}
+
 /// Total and free host RAM in bytes, as well as this host lets us know.
 pub fn host_ram(profile: &AdapterProfile) -> (u64, u64) {
     #[cfg(not(target_arch = "wasm32"))]

@@ -86,8 +86,10 @@ impl Executor {
     /// [`apply`](Self::apply) for a plan that loads `model` while its bytes still stream in:
     /// the moves of other models come first (making room), then each of `model`'s layers is
     /// placed as soon as it arrives — uploaded while the next layers download — and whatever
-    /// is left runs at the end, in plan order. Arrived layers become the slots' wasm copies; after
-    /// a failure the remaining arrivals are still taken in, so no bytes are lost.
+    /// is left runs at the end, in plan order. Arrived layers the plan places become the slots'
+    /// wasm copies; the others are dropped when a [`LayerSource`](crate::exec::LayerSource) can
+    /// bring them back (kept otherwise). After a failure the remaining arrivals are still taken
+    /// in, so no bytes are lost.
     ///
     /// # Errors
     /// As [`apply`](Self::apply); [`ExecError::LayerMismatch`] for a layer the model does not have.
@@ -113,7 +115,14 @@ impl Executor {
                 mismatch.get_or_insert(host.name);
                 continue;
             };
-            slots[layer].host = Some(host);
+            // A layer the plan places neither on the device nor in wasm memory is dropped as
+            // it arrives (its source brings it back when a forward needs it): that is what
+            // keeps a load's wasm memory at the host tier's share plus one layer.
+            let placed =
+                (plan.moves.iter()).any(|mv| ours(mv) && mv.layer == layer && mv.to <= Tier::Host);
+            if placed || self.source.is_none() {
+                slots[layer].host = Some(host);
+            }
             for index in 0..plan.moves.len() {
                 let mv = &plan.moves[index];
                 if ours(mv) && mv.layer == layer {

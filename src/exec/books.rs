@@ -1,4 +1,5 @@
-//! Books = reality: the manager's GPU bytes against what burn's allocator actually holds.
+//! Books = reality: the manager's GPU bytes against what burn's allocator actually holds, and its
+//! host bytes against what the executor holds in wasm memory.
 
 use serde::{Deserialize, Serialize};
 
@@ -47,7 +48,13 @@ pub struct BooksCheck {
     pub host_retained_bytes: u64,
     /// The allowed gap between `pool_in_use_bytes` and `booked_gpu_bytes`.
     pub tolerance_bytes: u64,
-    /// The executor holds what the books say, and the pool agrees within the tolerance.
+    /// The allowed gap between `held_host_bytes` and `booked_host_bytes`.
+    pub host_tolerance_bytes: u64,
+    /// The wasm bytes held match the books within `host_tolerance_bytes` (with a layer source),
+    /// or cover them (without one, every copy the executor was given is kept).
+    pub host_agrees: bool,
+    /// The executor holds what the books say on the device, the pool agrees within the
+    /// tolerance, and the host tier agrees (`host_agrees`).
     pub agrees: bool,
 }
 
@@ -67,6 +74,12 @@ impl Executor {
         let held = self.gpu_bytes();
         let tolerance = BOOKS_SLACK_BYTES + booked / BOOKS_SLACK_DIVISOR;
         let (booked_host, held_host) = (manager.host_bytes(), self.host_bytes());
+        let host_tolerance = BOOKS_SLACK_BYTES + booked_host / BOOKS_SLACK_DIVISOR;
+        let host_agrees = match self.has_source() {
+            true => held_host.abs_diff(booked_host) <= host_tolerance,
+            false => held_host.saturating_add(host_tolerance) >= booked_host,
+        };
+        let gpu_agrees = held == booked && usage.bytes_in_use.abs_diff(booked) <= tolerance;
         BooksCheck {
             booked_gpu_bytes: booked,
             held_gpu_bytes: held,
@@ -77,7 +90,9 @@ impl Executor {
             held_host_bytes: held_host,
             host_retained_bytes: held_host.saturating_sub(booked_host),
             tolerance_bytes: tolerance,
-            agrees: held == booked && usage.bytes_in_use.abs_diff(booked) <= tolerance,
+            host_tolerance_bytes: host_tolerance,
+            host_agrees,
+            agrees: gpu_agrees && host_agrees,
         }
     }
 }

@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor};
 use crate::device::GpuContext;
 use crate::exec::compute::Compute;
 use crate::exec::error::ExecError;
-use crate::exec::host::HostLayer;
+use crate::exec::host::{HostLayer, HostTensor};
 use crate::exec::slot::Slot;
 use crate::exec::source::LayerSource;
 use crate::exec::watch::{DeviceWatch, read_back};
@@ -26,6 +26,9 @@ use crate::manager::{Manager, ModelId};
 pub struct Executor {
     pub(crate) compute: Compute,
     pub(crate) models: BTreeMap<ModelId, Vec<Slot>>,
+    /// Tensors a model keeps in wasm memory outside its layers, by model and name (see
+    /// [`pin`](Self::pin)).
+    pub(crate) pinned: BTreeMap<(ModelId, String), HostTensor>,
     pub(crate) source: Option<Box<dyn LayerSource>>,
     pub(crate) simulated_capacity: Option<u64>,
     pub(crate) watch: DeviceWatch,
@@ -39,6 +42,7 @@ impl Executor {
         Self {
             compute,
             models: BTreeMap::new(),
+            pinned: BTreeMap::new(),
             source: None,
             simulated_capacity: None,
             watch,
@@ -115,18 +119,32 @@ impl Executor {
         Ok(())
     }
 
-    /// Forgets a model's weights (device copies are dropped, their pages given back). Plan and
-    /// apply its unload first, so the books agree.
+    /// Forgets a model's weights (device copies are dropped, their pages given back) and its
+    /// pinned tensors. Plan and apply its unload first, so the books agree.
     pub fn remove_model(&mut self, id: ModelId) {
+        self.pinned.retain(|(model, _), _| *model != id);
         if self.models.remove(&id).is_some() {
             self.device().memory_cleanup();
         }
+    }
+
+    /// Keeps `tensor` in wasm memory for model `id` outside its layers, until the model is
+    /// removed: a table the model gathers from on the host (a text model's token embeddings),
+    /// which never goes to the device. Book it with `Manager::set_pinned_host_bytes`.
+    pub fn pin(&mut self, id: ModelId, name: &str, tensor: HostTensor) {
+        self.pinned.insert((id, name.to_owned()), tensor);
+    }
+
+    /// A tensor pinned with [`pin`](Self::pin).
+    pub fn pinned(&self, id: ModelId, name: &str) -> Option<&HostTensor> {
+        self.pinned.get(&(id, name.to_owned()))
     }
 
     /// Forgets a model like [`remove_model`](Self::remove_model) and hands back the wasm copies
     /// it held (every layer, when no [`LayerSource`] is set): to run the same weights under
     /// another manager without a second copy.
     pub fn take_model(&mut self, id: ModelId) -> BTreeMap<String, HostLayer> {
+        self.pinned.retain(|(model, _), _| *model != id);
         let slots = self.models.remove(&id).unwrap_or_default();
         self.device().memory_cleanup();
         (slots.into_iter())
@@ -139,9 +157,17 @@ impl Executor {
         self.models.values().flatten().map(Slot::gpu_bytes).sum()
     }
 
-    /// Bytes of weights the executor holds in wasm memory.
+    /// Bytes of weights the executor holds in wasm memory, pinned tensors included.
     pub fn host_bytes(&self) -> u64 {
-        self.models.values().flatten().map(Slot::host_bytes).sum()
+        let layers: u64 = self.models.values().flatten().map(Slot::host_bytes).sum();
+        let pinned: u64 = self.pinned.values().map(HostTensor::bytes).sum();
+        layers + pinned
+    }
+
+    /// Whether layers dropped from wasm memory can be brought back (a
+    /// [`LayerSource`] is set): without one, the executor keeps every copy it was given.
+    pub fn has_source(&self) -> bool {
+        self.source.is_some()
     }
 
     /// Whether layer `layer` of `model` is on the device now.

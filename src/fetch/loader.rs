@@ -66,6 +66,11 @@ impl OpenedModel {
         self.shards.iter().map(|s| (s.name.as_str(), &s.header))
     }
 
+    /// Every shard's URL and validated header, in streaming order.
+    pub fn files(&self) -> impl Iterator<Item = (&str, &Header)> {
+        self.shards.iter().map(|s| (s.url.as_str(), &s.header))
+    }
+
     /// Bytes of all the shards' files.
     pub fn total(&self) -> u64 {
         (self.shards.iter()).fold(0u64, |sum, s| sum.saturating_add(s.header.file_len()))

@@ -75,7 +75,7 @@ mod web;
 
 pub use cache::{CacheMode, CacheReport};
 #[cfg(target_arch = "wasm32")]
-pub use cache::{CachedSource, ModelCache};
+pub use cache::{CachedSource, ModelCache, read_blob_range};
 pub use cancel::CancelToken;
 pub use error::FetchError;
 pub use index_fetch::fetch_file;

@@ -141,7 +141,7 @@ impl JsRuntime {
         panic::check()?;
         let (options, remember_budget) = parse_options(options.unwrap_or_default())?;
         let mut runtime = Runtime::create(options).await.map_err(to_js_error)?;
-        runtime.set_layer_reader(Box::new(super::reader::BrowserReader));
+        runtime.set_layer_reader(Box::<super::reader::BrowserReader>::default());
         let adapter = to_js(runtime.adapter())?;
         let events = web_sys::EventTarget::new()?;
         let shared = Rc::new(Shared {
@@ -208,9 +208,19 @@ impl JsRuntime {
         let loaded = match ModelCache::open_for(mode).await {
             None => runtime.load_model(&network, &url, &load, report).await,
             Some(cache) => {
-                let source = CachedSource::new(network, cache, &url, mode).await;
+                let source = CachedSource::new(network, cache.clone(), &url, mode).await;
                 let loaded = runtime.load_model(&source, &url, &load, report).await;
                 source.finish(loaded.is_ok()).await;
+                if let Ok(info) = &loaded {
+                    // The layers whose files the cache now holds are booked `cache`.
+                    let index = cache.index().await;
+                    let stored: Vec<String> = (runtime.model(info.id).into_iter())
+                        .flat_map(|(_, loaded)| loaded.shards())
+                        .map(|shard| shard.url().to_owned())
+                        .filter(|url| index.file(url).is_some())
+                        .collect();
+                    runtime.mark_files_cached(info.id, &stored);
+                }
                 loaded
             }
         };

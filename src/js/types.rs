@@ -87,22 +87,26 @@ export interface LayerEntry {
 
 export interface MemoryMap {
   models: { model: number; name: string; sizeBytes: number; tierBytes: [number, number, number, number];
-    hostCopyBytes: number; loaded: boolean; holders: number; lastUsedMs: number }[];
+    hostCopyBytes: number;
+    /** Bytes kept in wasm memory outside the layers (a table gathered on the host). */
+    pinnedHostBytes: number; loaded: boolean; holders: number; lastUsedMs: number }[];
   layers: LayerEntry[];
   gpuBytes: number;
   hostBytes: number;
 }
 
-/** The manager's books against the allocator's pool. */
+/** The manager's books against the allocator's pool (GPU) and the wasm copies held (host). */
 export interface BooksCheck {
   bookedGpuBytes: number; heldGpuBytes: number; poolInUseBytes: number; poolPaddingBytes: number;
   poolReservedBytes: number; bookedHostBytes: number; heldHostBytes: number; hostRetainedBytes: number;
-  toleranceBytes: number; agrees: boolean;
+  toleranceBytes: number; hostToleranceBytes: number; hostAgrees: boolean; agrees: boolean;
 }
 
 /** ComfyUI's `/system_stats`, with its field names, plus webvram's `policy`, `books`, `memory_map`. */
 export interface SystemStats {
-  system: { os: string; ram_total: number; ram_free: number; webvram_version: string; user_agent: string };
+  system: { os: string; ram_total: number; ram_free: number;
+    /** The module's `WebAssembly.Memory` byte length. */
+    wasm_memory_bytes: number; webvram_version: string; user_agent: string };
   devices: { name: string; type: string; index: number; vram_total: number; vram_free: number;
     torch_vram_total: number; torch_vram_free: number }[];
   vram_state: VramState;

@@ -17,6 +17,9 @@ pub(crate) struct Entry {
     pub holders: u32,
     /// Caller-provided time of the last load or use, in milliseconds.
     pub last_used_ms: u64,
+    /// Bytes the model keeps in wasm memory outside its layers (a lookup table gathered on the
+    /// host): counted in the host tier and its budget, never moved.
+    pub pinned_host_bytes: u64,
 }
 
 impl Entry {
@@ -28,12 +31,13 @@ impl Entry {
             .sum()
     }
 
-    /// Bytes of this model held in wasm memory, as tier or as copy.
+    /// Bytes of this model held in wasm memory, as tier or as copy, pinned bytes included.
     pub fn host_bytes(&self) -> u64 {
-        self.layer_bytes()
+        let layers: u64 = (self.layer_bytes())
             .filter(|(state, _)| state.in_host())
             .map(|(_, bytes)| bytes)
-            .sum()
+            .sum();
+        layers + self.pinned_host_bytes
     }
 
     /// ComfyUI's `model_offloaded_memory()`: bytes not on the GPU.
@@ -70,6 +74,7 @@ impl Books {
                 layers,
                 holders: 0,
                 last_used_ms: 0,
+                pinned_host_bytes: 0,
             },
         );
         id

@@ -10,8 +10,9 @@ use super::tier::Tier;
 
 /// Brings a layer that runs from wasm memory (a "cast weights" layer in ComfyUI's terms, or any
 /// layer on the CPU path) into the host tier if it fits, evicting least-recently-used models'
-/// host layers when needed. If it still does not fit, a layer only at its URL is at least moved
-/// into the cache, so it is not downloaded again on every forward call.
+/// host layers when needed. If it still does not fit it stays where it is (cache or network) and
+/// is streamed from there for each forward call: storing into the cache is the fetch layer's
+/// job, reported with `Manager::mark_cached`, never a plan the executor could not carry out.
 pub(crate) fn stage_on_host(
     planner: &mut Planner<'_>,
     id: ModelId,
@@ -29,8 +30,6 @@ pub(crate) fn stage_on_host(
     }
     if planner.host_room() >= bytes {
         planner.move_layer(id, layer, Tier::Host, false);
-    } else if state.tier == Tier::Remote {
-        planner.move_layer(id, layer, Tier::Cache, false);
     }
 }
 

@@ -175,7 +175,7 @@ fn load_on_host(
     let host_budget = planner.decision.host_budget_bytes;
     if entry.model.largest_layer > host_budget {
         let (model, needed) = (entry.model.name.clone(), entry.model.largest_layer);
-        let what = "its largest layer on the CPU path";
+        let what = "its largest layer on the CPU path (raise `hostBudget`)";
         return Err(ManagerError::DoesNotFit {
             model,
             needed,

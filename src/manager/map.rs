@@ -40,6 +40,9 @@ pub struct ModelSummary {
     pub tier_bytes: [u64; 4],
     /// Bytes of GPU layers that also keep a wasm copy.
     pub host_copy_bytes: u64,
+    /// Bytes kept in wasm memory outside the layers (a table gathered on the host); counted in
+    /// `MemoryMap::host_bytes`, not in `size_bytes`.
+    pub pinned_host_bytes: u64,
     /// On the loaded list.
     pub loaded: bool,
     /// Handles held by the runtime.
@@ -58,7 +61,7 @@ pub struct MemoryMap {
     pub layers: Vec<LayerEntry>,
     /// GPU bytes of all weights.
     pub gpu_bytes: u64,
-    /// Wasm-memory bytes of all weights, copies included.
+    /// Wasm-memory bytes of all weights, copies and pinned tables included.
     pub host_bytes: u64,
 }
 
@@ -90,6 +93,7 @@ pub(crate) fn memory_map(books: &Books) -> MemoryMap {
             size_bytes: entry.model.size,
             tier_bytes,
             host_copy_bytes,
+            pinned_host_bytes: entry.pinned_host_bytes,
             loaded: books.loaded.contains(id),
             holders: entry.holders,
             last_used_ms: entry.last_used_ms,

@@ -139,9 +139,10 @@ impl Manager {
         Ok(planner.finish())
     }
 
-    /// Plans recording that a model's weights arrived in wasm memory (the loader streamed them
-    /// there): every layer moves to the host tier while the host budget allows, the rest to the
-    /// cache. Confirm it once the executor holds the layers.
+    /// Plans where a model's layers go as its weights stream in: into the host tier, in order,
+    /// while the host budget allows (evicting least recently used models' host layers); the rest
+    /// stay in the cache or at their URL and are read back per call. The executor carries it
+    /// out as the layers arrive (`Executor::apply_streaming`).
     ///
     /// # Errors
     /// [`ManagerError::UnknownModel`].

@@ -60,6 +60,48 @@ impl Manager {
         Ok(())
     }
 
+    /// Records that a layer's copy in the persistent cache is gone (the user cleared it, the
+    /// browser evicted it): releasing it now means reading it from the network, and a layer
+    /// booked `cache` is booked `remote`.
+    ///
+    /// # Errors
+    /// [`ManagerError::UnknownModel`] or [`ManagerError::UnknownLayer`].
+    pub fn mark_uncached(&mut self, id: ModelId, layer: usize) -> Result<(), ManagerError> {
+        let entry = self.books.entry_mut(id)?;
+        let (model, layers) = (entry.model.name.clone(), entry.layers.len());
+        let state = entry
+            .layers
+            .get_mut(layer)
+            .ok_or(ManagerError::UnknownLayer {
+                model,
+                layer,
+                layers,
+            })?;
+        state.cached = false;
+        if state.tier == Tier::Cache {
+            state.tier = Tier::Remote;
+        }
+        Ok(())
+    }
+
+    /// Records `bytes` the model keeps in wasm memory outside its layers (a table gathered on
+    /// the host, such as a text model's token embeddings): they count in the host tier and its
+    /// budget for as long as the model is registered.
+    ///
+    /// # Errors
+    /// [`ManagerError::UnknownModel`].
+    pub fn set_pinned_host_bytes(&mut self, id: ModelId, bytes: u64) -> Result<(), ManagerError> {
+        self.books.entry_mut(id)?.pinned_host_bytes = bytes;
+        Ok(())
+    }
+
+    /// Bytes of wasm memory the host budget still has room for (pinned bytes and host layers,
+    /// copies included, taken off).
+    pub fn host_room(&self) -> u64 {
+        let budget = self.decision().host_budget_bytes;
+        budget.saturating_sub(self.books.host_bytes())
+    }
+
     /// Where one layer is.
     ///
     /// # Errors

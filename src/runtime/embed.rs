@@ -6,7 +6,7 @@ use crate::Error;
 use crate::exec::{ExecError, ForwardStats, Run};
 use crate::fetch::CancelToken;
 use crate::manager::{ModelId, Workload};
-use crate::models::bert::{TokenBatch, Tokens};
+use crate::models::bert::{EMBEDDINGS_LAYER, TokenBatch, Tokens, WORD_TABLE};
 use crate::runtime::Runtime;
 use crate::runtime::batches::{MAX_BATCH_TEXTS, plan_batches};
 
@@ -200,8 +200,15 @@ impl Runtime {
             let now = self.now_ms();
             self.check_alive()?;
             let model = self.models.get(&model_id).ok_or(Error::UnknownModel(id))?;
-            let (bert, words) = (&model.bert, &model.words);
-            let input = |device: &_| bert.input_with_table(tokens, words, device);
+            let bert = &model.bert;
+            // A clone shares the table's allocation: the executor is borrowed again below.
+            let words = (self.exec.pinned(model_id, WORD_TABLE).cloned()).ok_or_else(|| {
+                ExecError::MissingTensor {
+                    layer: EMBEDDINGS_LAYER.into(),
+                    tensor: WORD_TABLE.into(),
+                }
+            })?;
+            let input = |device: &_| bert.input_with_table(tokens, &words, device);
             let result = (self.exec)
                 .load_and_run(&mut self.manager, model_id, bert, &request, input, now)
                 .await;
@@ -233,6 +240,7 @@ impl Runtime {
         };
         let stepped_down = oom.is_some();
         self.note(oom, device_replaced.then_some(true));
+        self.note_cache_misses();
         Ok(BatchRun {
             vectors: values.chunks(width.max(1)).map(<[f32]>::to_vec).collect(),
             forward,

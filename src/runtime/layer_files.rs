@@ -9,9 +9,9 @@ use std::ops::Range;
 use std::rc::Rc;
 
 use crate::exec::{ExecError, HostLayer, HostTensor, HostValues, LayerSource, LocalFuture};
-use crate::fetch::{ByteSource, Loaded, SourceError, read_range};
+use crate::fetch::{ByteSource, SourceError, read_range};
 use crate::manager::ModelId;
-use crate::weights::{ConvertTarget, Dtype};
+use crate::weights::{ConvertTarget, Dtype, Header};
 
 /// Reads byte ranges of model files: the browser's Cache Storage then the network, or the file
 /// system natively.
@@ -25,6 +25,13 @@ pub trait RangeReader {
         url: &'a str,
         range: Range<u64>,
     ) -> LocalFuture<'a, Result<Vec<u8>, SourceError>>;
+
+    /// The files a read expected in the persistent cache but had to take from the network
+    /// since the last call (the user cleared the cache, the browser evicted it): their layers
+    /// are booked `remote` from then on. Readers without a cache have none.
+    fn take_cache_misses(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Any byte source reads ranges.
@@ -68,19 +75,19 @@ impl LayerFiles {
         })
     }
 
-    /// Records where model `id`'s layers are, from its load: `layer_of` maps a checkpoint tensor
-    /// to (layer, name within the layer), as it did for the load; tensors it skips are not
-    /// brought back. Layers read back are converted to `held_as`, as the load converted them.
-    pub fn register(
+    /// Records where model `id`'s layers are, from its files' headers (`(url, header)` per
+    /// file): `layer_of` maps a checkpoint tensor to (layer, name within the layer), as it does
+    /// for the load; tensors it skips are not brought back. Layers read back are converted to
+    /// `held_as`, as the load converted them.
+    pub fn register<'h>(
         &self,
         id: ModelId,
-        loaded: &Loaded,
+        files: impl IntoIterator<Item = (&'h str, &'h Header)>,
         layer_of: &dyn Fn(&str) -> Option<(String, String)>,
         held_as: ConvertTarget,
     ) {
         let mut layers: BTreeMap<String, Vec<Located>> = BTreeMap::new();
-        for shard in loaded.shards() {
-            let header = shard.header();
+        for (url, header) in files {
             for tensor in header.tensors() {
                 let (Some((layer, name)), Some(range)) =
                     (layer_of(tensor.name()), header.file_range(tensor.name()))
@@ -90,7 +97,7 @@ impl LayerFiles {
                 layers.entry(layer).or_default().push(Located {
                     name,
                     full: tensor.name().to_owned(),
-                    url: shard.url().to_owned(),
+                    url: url.to_owned(),
                     range,
                     dtype: tensor.dtype(),
                     held_as,
@@ -98,7 +105,41 @@ impl LayerFiles {
                 });
             }
         }
+        for tensors in layers.values_mut() {
+            tensors.sort_by(|a, b| (&a.url, a.range.start).cmp(&(&b.url, b.range.start)));
+        }
         self.models.borrow_mut().insert(id, layers);
+    }
+
+    /// The layers of model `id` whose tensors all lie in files among `urls`.
+    pub fn layers_within(&self, id: ModelId, urls: &[String]) -> Vec<String> {
+        let models = self.models.borrow();
+        let Some(layers) = models.get(&id) else {
+            return Vec::new();
+        };
+        (layers.iter())
+            .filter(|(_, tensors)| tensors.iter().all(|t| urls.contains(&t.url)))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// The layers (model, name) stored in files that the reader found missing from the cache
+    /// since the last call.
+    pub fn take_cache_misses(&self) -> Vec<(ModelId, String)> {
+        let missing = self.reader.take_cache_misses();
+        if missing.is_empty() {
+            return Vec::new();
+        }
+        let models = self.models.borrow();
+        let mut layers = Vec::new();
+        for (id, located) in models.iter() {
+            for (layer, tensors) in located {
+                if tensors.iter().any(|t| missing.contains(&t.url)) {
+                    layers.push((*id, layer.clone()));
+                }
+            }
+        }
+        layers
     }
 
     /// Forgets model `id`.
@@ -115,16 +156,48 @@ impl LayerFiles {
             .and_then(|layers| layers.get(layer).cloned())
             .ok_or_else(|| source_error(format!("no file holds layer {layer} of model {model}")))?;
         let mut host = HostLayer::new(layer);
-        for tensor in tensors {
-            let bytes = (self.reader.read(&tensor.url, tensor.range.clone()).await)
-                .map_err(|err| source_error(format!("reading {}: {err}", tensor.full)))?;
-            let data = HostValues::convert(&tensor.full, tensor.dtype, &bytes, tensor.held_as)
-                .map_err(|err| source_error(err.to_string()))?;
-            let shape = tensor.shape;
-            host.tensors.insert(tensor.name, HostTensor { shape, data });
+        for run in runs(&tensors) {
+            let (url, span) = (
+                &run[0].url,
+                run[0].range.start..run[run.len() - 1].range.end,
+            );
+            let bytes = (self.reader.read(url, span.clone()).await)
+                .map_err(|err| source_error(format!("reading {}: {err}", run[0].full)))?;
+            for tensor in run {
+                let at = (tensor.range.start - span.start) as usize;
+                let end = (tensor.range.end - span.start) as usize;
+                let stored = bytes.get(at..end).ok_or_else(|| {
+                    source_error(format!("{}: the read returned too few bytes", tensor.full))
+                })?;
+                let data = HostValues::convert(&tensor.full, tensor.dtype, stored, tensor.held_as)
+                    .map_err(|err| source_error(err.to_string()))?;
+                let shape = tensor.shape.clone();
+                host.tensors
+                    .insert(tensor.name.clone(), HostTensor { shape, data });
+            }
         }
         Ok(host)
     }
+}
+
+/// Reads closer than this are merged into one: a layer's tensors lie next to each other in its
+/// file, so a layer is usually one read (one request, one `blob.slice`).
+const MERGE_GAP_BYTES: u64 = 64 * 1024;
+
+/// `tensors` (sorted by file and offset) as runs that one read each covers.
+fn runs(tensors: &[Located]) -> Vec<&[Located]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=tensors.len() {
+        let split = i == tensors.len()
+            || tensors[i].url != tensors[i - 1].url
+            || tensors[i].range.start > tensors[i - 1].range.end + MERGE_GAP_BYTES;
+        if split {
+            runs.push(&tensors[start..i]);
+            start = i;
+        }
+    }
+    runs
 }
 
 /// The executor's handle on the runtime's [`LayerFiles`].

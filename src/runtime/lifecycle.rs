@@ -30,7 +30,9 @@ impl Runtime {
         let request = LoadRequest::new(models).with_memory_required(memory_required);
         let now = self.now_ms();
         let plan = self.manager.load_models_gpu(&request, now)?;
-        self.exec.apply(&mut self.manager, &plan).await?;
+        let applied = self.exec.apply(&mut self.manager, &plan).await;
+        self.note_cache_misses();
+        applied?;
         Ok(())
     }
 

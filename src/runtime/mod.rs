@@ -7,6 +7,7 @@ mod events;
 mod layer_files;
 mod lifecycle;
 mod models;
+mod placement;
 
 use std::collections::BTreeMap;
 
@@ -195,6 +196,7 @@ impl Runtime {
                 os: os_from_user_agent(&user_agent).to_owned(),
                 ram_total,
                 ram_free,
+                wasm_memory_bytes: device::wasm_memory_bytes(),
                 webvram_version: crate::VERSION.to_owned(),
                 user_agent,
             },

@@ -1,20 +1,19 @@
 //! Models in the runtime: loading a folder in HF layout, running it through the executor in
 //! whatever VRAM state the manager chose, unloading it.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use crate::Error;
-use crate::exec::{ExecError, HostSink, HostTensor};
-use crate::fetch::{ByteSource, FetchError, LoadOptions, Loaded, Progress, fetch_file, load_model};
-use crate::manager::{Dtype, InferenceEstimate, LayerSpec, ModelId, ModelSpec};
+use crate::exec::ExecError;
+use crate::fetch::{ByteSource, LoadOptions, Loaded, Progress, fetch_file};
+use crate::manager::{Dtype, InferenceEstimate, ModelId};
 use crate::models::bert::{
     BertConfig, BertModel, CONFIG_FILE, EMBEDDINGS_LAYER, MODULES_FILE, PoolingConfig,
     SENTENCE_BERT_FILE, SentenceBertConfig, SentenceHead, SentenceModules, SentenceTokenizer,
     TOKENIZER_FILE, WORD_TABLE, layer_of,
 };
 use crate::runtime::Runtime;
+use crate::runtime::placement::{PINNED_LAYER, WeightLayout};
 use crate::weights::ConvertTarget;
 
 /// Largest config file read whole (configs are a few hundred bytes).
@@ -23,13 +22,12 @@ const CONFIG_LIMIT: u64 = 1 << 20;
 const TOKENIZER_LIMIT: u64 = 64 << 20;
 
 /// A loaded sentence-embedding model: the architecture and tokenizer. Its weights live in the
-/// executor, its placement in the manager's books.
+/// executor (the word table pinned there, gathered on the host), its placement in the
+/// manager's books.
 #[derive(Debug)]
 pub struct SentenceModel {
     url: String,
     pub(super) bert: BertModel,
-    /// The word-embedding table, kept in wasm memory: lookups are gathered on the host.
-    pub(super) words: HostTensor,
     pub(super) tokenizer: SentenceTokenizer,
     loaded: Loaded,
 }
@@ -59,9 +57,11 @@ pub struct ModelInfo {
 impl Runtime {
     /// Loads the sentence-transformers model in the folder at `folder` (HF layout: `config.json`,
     /// `modules.json`, `1_Pooling/config.json`, `sentence_bert_config.json`, `tokenizer.json`, and
-    /// `model.safetensors.index.json` + shards or `model.safetensors`), streaming its weights
-    /// into wasm memory and registering its layers with the manager. Nothing is uploaded yet:
-    /// the first [`embed`](Self::embed) places the layers as the VRAM state says.
+    /// `model.safetensors.index.json` + shards or `model.safetensors`): its layers are
+    /// registered and planned from the headers, then kept in wasm memory as they stream in as
+    /// far as the host budget allows (the rest is read back from the cache or the network when
+    /// a call needs it, once a layer reader is set). Nothing is uploaded yet: the first
+    /// [`embed`](Self::embed) places the layers as the VRAM state says.
     ///
     /// # Errors
     /// [`Error::Fetch`] (naming the file), [`Error::Model`] for invalid configs, [`Error::Manager`].
@@ -89,63 +89,45 @@ impl Runtime {
         let bert = BertModel::new(config, head)?;
 
         let held_as = self.weight_dtype();
-        let (mut layers, loaded) = load_weights(source, base, options, held_as, progress).await?;
-        let words = (layers.get_mut(EMBEDDINGS_LAYER))
-            .and_then(|layer| layer.tensors.remove(WORD_TABLE))
-            .ok_or_else(|| ExecError::MissingTensor {
-                layer: EMBEDDINGS_LAYER.into(),
-                tensor: WORD_TABLE.into(),
-            })?;
-        let names = crate::exec::LayeredModel::layer_names(&bert);
-        let dtype = Dtype::from(held_as);
-        let specs = (names.iter().enumerate())
-            .map(|(order, name)| {
-                let bytes = layers.get(name).map_or(0, |l| l.bytes());
-                LayerSpec::new(name.clone(), order as u32, dtype, bytes)
-            })
-            .collect();
+        // The word table is gathered on the host: pinned in wasm memory, never uploaded.
+        let layer_of = |tensor: &str| {
+            let (layer, name) = layer_of(tensor)?;
+            match layer == EMBEDDINGS_LAYER && name == WORD_TABLE {
+                true => Some((PINNED_LAYER.to_owned(), name)),
+                false => Some((layer, name)),
+            }
+        };
         let config = bert.config();
-        let largest_layer = layers.values().map(|l| l.bytes()).max().unwrap_or(0);
-        let widened_weights = match held_as {
-            ConvertTarget::F16 => largest_layer.saturating_mul(2),
-            ConvertTarget::F32 => 0,
-        };
-        let spec = ModelSpec {
-            name: base.to_owned(),
-            dtype,
-            layers: specs,
-            inference: InferenceEstimate::Encoder {
-                hidden: config.hidden_size() as u64,
-                intermediate: config.intermediate_size() as u64,
-                heads: config.num_attention_heads() as u64,
-                bytes_per_element: 4,
-                widened_weights,
+        let (hidden, intermediate) = (config.hidden_size(), config.intermediate_size());
+        let heads = config.num_attention_heads() as u64;
+        let inference = |largest_layer: u64| InferenceEstimate::Encoder {
+            hidden: hidden as u64,
+            intermediate: intermediate as u64,
+            heads,
+            bytes_per_element: 4,
+            widened_weights: match held_as {
+                ConvertTarget::F16 => largest_layer.saturating_mul(2),
+                ConvertTarget::F32 => 0,
             },
-            cached: false,
         };
-        let id = self.manager.register(spec)?;
-        let weight_bytes = layers.values().map(|l| l.bytes()).sum();
-        if let Err(err) = self.exec.insert_model(&self.manager, id, layers) {
-            let _ = self.manager.unregister(id);
-            return Err(err.into());
-        }
-        if let Some(files) = &self.files {
-            let refetched = |tensor: &str| {
-                layer_of(tensor)
-                    .filter(|(layer, name)| !(layer == EMBEDDINGS_LAYER && name == WORD_TABLE))
-            };
-            files.register(id, &loaded, &refetched, held_as);
-        }
-        // The executor holds every layer in wasm memory now: the books say so too.
-        let arrived = self.manager.loaded_into_host(id, self.now_ms())?;
-        self.manager.confirm_all(&arrived);
+        let layout = WeightLayout {
+            name: base,
+            layers: crate::exec::LayeredModel::layer_names(&bert),
+            layer_of: &layer_of,
+            inference: &inference,
+            pinned: &[(EMBEDDINGS_LAYER, WORD_TABLE)],
+        };
+        let placed = (self.place_weights(source, base, &layout, options, progress)).await?;
+        let id = placed.id;
+        let loaded = placed.loaded;
+        let dtype = Dtype::from(held_as);
         let info = ModelInfo {
             id: id.get(),
             url: base.to_owned(),
             file_bytes: loaded.total(),
-            weight_bytes,
+            weight_bytes: placed.weight_bytes,
             weight_dtype: dtype,
-            layers: names.len(),
+            layers: layout.layers.len(),
             dimension: bert.config().hidden_size(),
             shards: loaded
                 .shards()
@@ -156,7 +138,6 @@ impl Runtime {
         let model = SentenceModel {
             url: base.to_owned(),
             bert,
-            words,
             tokenizer,
             loaded,
         };
@@ -178,15 +159,7 @@ impl Runtime {
         if self.models.remove(&model_id).is_none() {
             return Err(Error::UnknownModel(model_id.get()));
         }
-        if let Some(files) = &self.files {
-            files.forget(model_id);
-        }
-        // Dropping the executor's copies frees every byte the plan names, so confirming the
-        // plan keeps the books true without executing each move.
-        let plan = self.manager.evict_model(model_id)?;
-        self.exec.remove_model(model_id);
-        self.manager.confirm_all(&plan);
-        self.manager.unregister(model_id)?;
+        self.drop_weights(model_id);
         Ok(())
     }
 
@@ -210,28 +183,4 @@ impl Runtime {
     pub(crate) fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
-}
-
-/// Streams the weights of the model in `base` into wasm memory, grouped by layer. Tries a single
-/// `model.safetensors` first (the common case, and the one a 404 probe would otherwise make noisy
-/// in the console), then the sharded index.
-async fn load_weights<S: ByteSource>(
-    source: &S,
-    base: &str,
-    options: &LoadOptions,
-    held_as: ConvertTarget,
-    mut progress: impl FnMut(&Progress<'_>),
-) -> Result<(BTreeMap<String, crate::exec::HostLayer>, Loaded), Error> {
-    let layer_of = layer_of;
-    let single = format!("{base}/model.safetensors");
-    let mut sink = HostSink::new(&layer_of).storing(held_as);
-    match load_model(source, &single, &mut sink, options, &mut progress).await {
-        Ok(loaded) => return Ok((sink.into_layers(), loaded)),
-        Err(FetchError::NotFound { url }) if url == single => {}
-        Err(err) => return Err(err.into()),
-    }
-    let index = format!("{base}/model.safetensors.index.json");
-    let mut sink = HostSink::new(&layer_of).storing(held_as);
-    let loaded = load_model(source, &index, &mut sink, options, &mut progress).await?;
-    Ok((sink.into_layers(), loaded))
 }

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 pub use index::{CacheIndex, CachedFile, CachedModel, CachedModelInfo, INDEX_VERSION};
 #[cfg(target_arch = "wasm32")]
-pub use web::{CachedSource, ModelCache};
+pub use web::{CachedSource, ModelCache, read_blob_range};
 
 /// The Cache Storage cache webvram uses. A new format gets a new name, so old entries are ignored.
 pub const CACHE_NAME: &str = "webvram-v1";

@@ -80,25 +80,30 @@ impl ModelCache {
     /// Bytes `range` of the stored file at `url`, or `None` when it is not stored (or the range
     /// is outside it): the Cache tier's read of one layer's tensors.
     pub async fn read_range(&self, url: &str, range: Range<u64>) -> Option<Vec<u8>> {
+        read_blob_range(&self.blob(url).await?, range).await
+    }
+
+    /// The stored file at `url` as a `Blob` (a handle: no bytes are read), or `None` when it is
+    /// not stored. Keep it to read many ranges of the file with one lookup.
+    pub async fn blob(&self, url: &str) -> Option<Blob> {
         let response = self.matching(url).await?;
-        let blob: Blob = await_value(response.blob().ok()?)
+        await_value(response.blob().ok()?)
             .await
             .ok()?
             .dyn_into()
-            .ok()?;
-        if range.end > blob.size() as u64 {
-            return None;
-        }
-        let part = blob
-            .slice_with_f64_and_f64(range.start as f64, range.end as f64)
-            .ok()?;
-        let buffer = await_value(part.array_buffer()).await.ok()?;
-        Some(js_sys::Uint8Array::new(&buffer).to_vec())
+            .ok()
     }
 
     /// Deletes the stored file at `url` (ignoring failures).
     async fn delete_file(&self, url: &str) {
+        DELETIONS.with(|n| n.set(n.get() + 1));
         let _ = await_value(self.cache.delete_with_str(url)).await;
+    }
+
+    /// How many files webvram deleted from the cache so far in this thread: a reader holding
+    /// blobs of stored files drops them when it changes, so a deleted file is not read on.
+    pub fn deletions() -> u64 {
+        DELETIONS.with(std::cell::Cell::get)
     }
 
     /// Every cached model, most recently used first.
@@ -133,6 +138,23 @@ impl ModelCache {
         self.store_index(&CacheIndex::new()).await;
         index.models.len()
     }
+}
+
+/// Bytes `range` of `blob`, or `None` when the range is outside it or the read fails (the
+/// browser dropped the stored file under it).
+pub async fn read_blob_range(blob: &Blob, range: Range<u64>) -> Option<Vec<u8>> {
+    if range.end > blob.size() as u64 {
+        return None;
+    }
+    let part = blob
+        .slice_with_f64_and_f64(range.start as f64, range.end as f64)
+        .ok()?;
+    let buffer = await_value(part.array_buffer()).await.ok()?;
+    Some(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+thread_local! {
+    static DELETIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// A file being written to the cache during a load.
