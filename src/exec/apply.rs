@@ -92,7 +92,9 @@ impl Executor {
     /// in, so no bytes are lost.
     ///
     /// # Errors
-    /// As [`apply`](Self::apply); [`ExecError::LayerMismatch`] for a layer the model does not have.
+    /// As [`apply`](Self::apply), except that a lost device fails only a plan that touches the
+    /// GPU (a load placed in wasm memory does not need the device);
+    /// [`ExecError::LayerMismatch`] for a layer the model does not have.
     pub async fn apply_streaming(
         &mut self,
         manager: &mut Manager,
@@ -100,7 +102,7 @@ impl Executor {
         model: ModelId,
         arrivals: &mut Arrivals,
     ) -> Result<ApplyReport, ExecError> {
-        self.watch.check()?;
+        check_device(self, plan)?;
         let mut run = PlanRun::new(plan);
         let ours = |mv: &LayerMove| mv.model == model;
         for index in 0..plan.moves.len() {
@@ -269,6 +271,17 @@ impl Executor {
             }
         }
         Ok(())
+    }
+}
+
+/// A plan that moves layers to or from the GPU needs a live device; one that only moves them
+/// between wasm memory and storage (a load's placement) does not, so a lost device does not fail
+/// a load: the next call that needs the device replaces it.
+fn check_device(exec: &Executor, plan: &Plan) -> Result<(), ExecError> {
+    let touches_gpu = |mv: &LayerMove| mv.to == Tier::Gpu || mv.from == Tier::Gpu;
+    match plan.moves.iter().any(touches_gpu) {
+        true => exec.watch.check(),
+        false => Ok(()),
     }
 }
 

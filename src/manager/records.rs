@@ -43,21 +43,7 @@ impl Manager {
     /// # Errors
     /// [`ManagerError::UnknownModel`] or [`ManagerError::UnknownLayer`].
     pub fn mark_cached(&mut self, id: ModelId, layer: usize) -> Result<(), ManagerError> {
-        let entry = self.books.entry_mut(id)?;
-        let (model, layers) = (entry.model.name.clone(), entry.layers.len());
-        let state = entry
-            .layers
-            .get_mut(layer)
-            .ok_or(ManagerError::UnknownLayer {
-                model,
-                layer,
-                layers,
-            })?;
-        state.cached = true;
-        if state.tier == Tier::Remote {
-            state.tier = Tier::Cache;
-        }
-        Ok(())
+        self.set_cached(id, layer, true)
     }
 
     /// Records that a layer's copy in the persistent cache is gone (the user cleared it, the
@@ -67,6 +53,11 @@ impl Manager {
     /// # Errors
     /// [`ManagerError::UnknownModel`] or [`ManagerError::UnknownLayer`].
     pub fn mark_uncached(&mut self, id: ModelId, layer: usize) -> Result<(), ManagerError> {
+        self.set_cached(id, layer, false)
+    }
+
+    /// Whether the cache has the layer; a layer in neither memory tier follows (cache ⇄ remote).
+    fn set_cached(&mut self, id: ModelId, layer: usize, cached: bool) -> Result<(), ManagerError> {
         let entry = self.books.entry_mut(id)?;
         let (model, layers) = (entry.model.name.clone(), entry.layers.len());
         let state = entry
@@ -77,9 +68,9 @@ impl Manager {
                 layer,
                 layers,
             })?;
-        state.cached = false;
-        if state.tier == Tier::Cache {
-            state.tier = Tier::Remote;
+        state.cached = cached;
+        if state.tier >= Tier::Cache {
+            state.tier = state.backing();
         }
         Ok(())
     }
