@@ -120,9 +120,7 @@ impl Executor {
             // A layer the plan places neither on the device nor in wasm memory is dropped as
             // it arrives (its source brings it back when a forward needs it): that is what
             // keeps a load's wasm memory at the host tier's share plus one layer.
-            let placed =
-                (plan.moves.iter()).any(|mv| ours(mv) && mv.layer == layer && mv.to <= Tier::Host);
-            if placed || self.source.is_none() {
+            if plan.keeps_in_memory(model, layer) || self.source.is_none() {
                 slots[layer].host = Some(host);
             }
             for index in 0..plan.moves.len() {

@@ -79,10 +79,10 @@ impl RangeReader for BrowserReader {
         range: Range<u64>,
     ) -> LocalFuture<'a, Result<Vec<u8>, SourceError>> {
         Box::pin(async move {
-            if let Some(blob) = self.blob(url).await {
-                if let Some(bytes) = read_blob_range(&blob, range.clone()).await {
-                    return Ok(bytes);
-                }
+            if let Some(blob) = self.blob(url).await
+                && let Some(bytes) = read_blob_range(&blob, range.clone()).await
+            {
+                return Ok(bytes);
             }
             self.missed(url);
             read_range(&FetchSource::new(None), url, range).await

@@ -136,6 +136,12 @@ impl Plan {
     pub fn moves_of(&self, model: ModelId) -> impl Iterator<Item = &LayerMove> {
         self.moves.iter().filter(move |mv| mv.model == model)
     }
+
+    /// Whether a move puts layer `layer` of `model` in memory (on the GPU or in wasm memory):
+    /// what a load keeps of the bytes streaming in.
+    pub fn keeps_in_memory(&self, model: ModelId, layer: usize) -> bool {
+        (self.moves_of(model)).any(|mv| mv.layer == layer && mv.to <= Tier::Host)
+    }
 }
 
 /// What an out-of-memory event produced: the unload plan and the budget to store.

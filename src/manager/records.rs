@@ -93,6 +93,16 @@ impl Manager {
         budget.saturating_sub(self.books.host_bytes())
     }
 
+    /// The index (order of use) of layer `name` of model `id`, if both exist.
+    pub fn layer_index(&self, id: ModelId, name: &str) -> Option<usize> {
+        let entry = self.books.entry(id).ok()?;
+        entry
+            .model
+            .layers
+            .iter()
+            .position(|layer| layer.name == name)
+    }
+
     /// Where one layer is.
     ///
     /// # Errors

@@ -68,17 +68,15 @@ impl Runtime {
         let opened = open_weights(source, base, options).await?;
         check_pinned(&opened, layout)?;
         let held_as = self.weight_dtype();
-        let sizes = layer_sizes(&opened, layout.layer_of, held_as);
-        let id = self.register_weights(layout, &sizes, held_as)?;
+        let mut sizes = layer_sizes(&opened, layout.layer_of, held_as);
+        let pinned = sizes.remove(PINNED_LAYER).unwrap_or(0);
+        let id = self.register_weights(layout, &sizes, pinned, held_as)?;
         match self
             .stream_into_tiers(id, source, opened, layout, held_as, options, progress)
             .await
         {
             Ok(loaded) => {
-                let weight_bytes = (sizes.iter())
-                    .filter(|(layer, _)| layer.as_str() != PINNED_LAYER)
-                    .map(|(_, bytes)| bytes)
-                    .sum();
+                let weight_bytes = sizes.values().sum();
                 Ok(Placed {
                     id,
                     loaded,
@@ -92,12 +90,13 @@ impl Runtime {
         }
     }
 
-    /// Registers the layers with the manager and books the pinned tensors, refusing them when
-    /// they do not fit the host budget's room.
+    /// Registers the layers (`sizes`, by name) with the manager and books the `pinned` bytes,
+    /// refusing them when they do not fit the host budget's room.
     fn register_weights(
         &mut self,
         layout: &WeightLayout<'_>,
         sizes: &BTreeMap<String, u64>,
+        pinned: u64,
         held_as: ConvertTarget,
     ) -> Result<ModelId, Error> {
         let dtype = Dtype::from(held_as);
@@ -107,12 +106,7 @@ impl Runtime {
                 LayerSpec::new(name.clone(), order as u32, dtype, bytes)
             })
             .collect();
-        let largest = (sizes.iter())
-            .filter(|(layer, _)| layer.as_str() != PINNED_LAYER)
-            .map(|(_, bytes)| *bytes)
-            .max()
-            .unwrap_or(0);
-        let pinned = sizes.get(PINNED_LAYER).copied().unwrap_or(0);
+        let largest = sizes.values().copied().max().unwrap_or(0);
         let room = self.manager.host_room();
         if pinned > room {
             return Err(ManagerError::DoesNotFit {
@@ -161,17 +155,14 @@ impl Runtime {
         }
         let plan = self.manager.loaded_into_host(id, self.now_ms())?;
         // Layers the plan does not keep are not even assembled, when they can be read back.
-        let kept: Vec<usize> = (plan.moves.iter())
-            .filter(|mv| mv.model == id && mv.to <= Tier::Host)
-            .map(|mv| mv.layer)
-            .collect();
         let streamed = self.exec.has_source();
+        let kept: Vec<&str> = (layout.layers.iter().enumerate())
+            .filter(|&(index, _)| plan.keeps_in_memory(id, index))
+            .map(|(_, name)| name.as_str())
+            .chain([PINNED_LAYER])
+            .collect();
         let wanted = |tensor: &str| {
-            let (layer, name) = layer_of(tensor)?;
-            let index = layout.layers.iter().position(|l| *l == layer);
-            let keep =
-                layer == PINNED_LAYER || !streamed || index.is_some_and(|i| kept.contains(&i));
-            keep.then_some((layer, name))
+            layer_of(tensor).filter(|(layer, _)| !streamed || kept.contains(&layer.as_str()))
         };
         let headers = opened.headers().map(|(_, header)| header);
         let mut expected = expected_tensors(headers, &wanted);
@@ -229,7 +220,7 @@ impl Runtime {
             return;
         };
         for name in files.layers_within(id, urls) {
-            if let Some(layer) = self.layer_index(id, &name) {
+            if let Some(layer) = self.manager.layer_index(id, &name) {
                 let _ = self.manager.mark_cached(id, layer);
             }
         }
@@ -242,17 +233,10 @@ impl Runtime {
             return;
         };
         for (id, name) in files.take_cache_misses() {
-            if let Some(layer) = self.layer_index(id, &name) {
+            if let Some(layer) = self.manager.layer_index(id, &name) {
                 let _ = self.manager.mark_uncached(id, layer);
             }
         }
-    }
-
-    /// The index of layer `name` of model `id` in the books.
-    fn layer_index(&self, id: ModelId, name: &str) -> Option<usize> {
-        (self.manager.memory_map().layers.into_iter())
-            .find(|entry| entry.model == id && entry.name == name)
-            .map(|entry| entry.layer)
     }
 }
 

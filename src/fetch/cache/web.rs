@@ -77,12 +77,6 @@ impl ModelCache {
         found.dyn_into().ok()
     }
 
-    /// Bytes `range` of the stored file at `url`, or `None` when it is not stored (or the range
-    /// is outside it): the Cache tier's read of one layer's tensors.
-    pub async fn read_range(&self, url: &str, range: Range<u64>) -> Option<Vec<u8>> {
-        read_blob_range(&self.blob(url).await?, range).await
-    }
-
     /// The stored file at `url` as a `Blob` (a handle: no bytes are read), or `None` when it is
     /// not stored. Keep it to read many ranges of the file with one lookup.
     pub async fn blob(&self, url: &str) -> Option<Blob> {
