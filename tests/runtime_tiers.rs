@@ -4,7 +4,8 @@
 //! the budget plus a bounded window, counted by webvram's counting allocator), leaves the rest
 //! in its file (`remote` natively; Cache Storage in a browser), reads it back per call, and gives
 //! sentence-transformers' embeddings. The books' host bytes equal the executor's after every
-//! step. A budget too small for the word table the model gathers from is a clear `OOM`.
+//! step. A budget too small for the word table the model gathers from is a clear `OOM`, and a
+//! checkpoint without that table is refused before any of its data is read.
 
 use std::sync::Mutex;
 
@@ -17,6 +18,8 @@ use webvram::{Runtime, RuntimeOptions};
 
 #[path = "model_bert_support/reference.rs"]
 mod reference;
+#[path = "support/tiny_bert.rs"]
+mod tiny_bert;
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -144,6 +147,37 @@ fn a_host_budget_below_the_word_table_is_a_clear_oom() {
         .expect_err("the word table does not fit");
     assert_eq!(err.code(), "OOM", "{err}");
     assert!(err.to_string().contains("hostBudget"), "{err}");
+    assert!(rt.manager().memory_map().layers.is_empty());
+    assert_eq!(rt.executor().host_bytes(), 0);
+}
+
+#[test]
+fn a_checkpoint_without_the_word_table_is_refused_before_its_data() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("target/tmp/runtime_tiers/no-word-table");
+    let model = tiny_bert::TinyBert {
+        hidden: 16,
+        layers: 2,
+        heads: 2,
+        intermediate: 32,
+        seed: 3,
+    };
+    let minilm = std::path::Path::new(&reference::model_folder()).to_path_buf();
+    model.write_skipping(&minilm, &dir, &["embeddings.word_embeddings.weight"]);
+    let mut rt = runtime(VramMode::Cpu, None, HOST_BUDGET);
+    let mut downloaded = 0;
+    let options = LoadOptions::default();
+    let folder = dir.to_str().expect("utf-8 path");
+    let err = block_on(rt.load_model(&FileSource::new(), folder, &options, |p| {
+        if p.phase == webvram::fetch::Phase::Download {
+            downloaded += 1;
+        }
+    }))
+    .expect_err("the word table is missing");
+    assert_eq!(err.code(), "EXECUTION", "{err}");
+    assert!(err.to_string().contains("word_embeddings.weight"), "{err}");
+    assert_eq!(downloaded, 0, "no tensor data was read");
     assert!(rt.manager().memory_map().layers.is_empty());
     assert_eq!(rt.executor().host_bytes(), 0);
 }

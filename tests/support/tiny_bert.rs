@@ -37,6 +37,15 @@ impl TinyBert {
     /// # Panics
     /// When a file cannot be read or written (a test set-up failure).
     pub fn write(&self, minilm: &Path, dir: &Path) {
+        self.write_skipping(minilm, dir, &[]);
+    }
+
+    /// [`write`](Self::write), leaving the checkpoint tensors named in `skip` out: a broken
+    /// checkpoint for error tests.
+    ///
+    /// # Panics
+    /// As [`write`](Self::write).
+    pub fn write_skipping(&self, minilm: &Path, dir: &Path, skip: &[&str]) {
         fs::create_dir_all(dir.join("1_Pooling")).expect("model folder");
         fs::copy(minilm.join("tokenizer.json"), dir.join("tokenizer.json")).expect("tokenizer");
         fs::copy(minilm.join("modules.json"), dir.join("modules.json")).expect("modules");
@@ -52,7 +61,9 @@ impl TinyBert {
         fs::write(dir.join("1_Pooling/config.json"), pooling).expect("pooling");
         let sentence = format!(r#"{{"max_seq_length":{MAX_SEQ_LENGTH},"do_lower_case":false}}"#);
         fs::write(dir.join("sentence_bert_config.json"), sentence).expect("sentence config");
-        write_safetensors(&dir.join("model.safetensors"), &self.tensors());
+        let mut tensors = self.tensors();
+        tensors.retain(|(name, _, _)| !skip.contains(&name.as_str()));
+        write_safetensors(&dir.join("model.safetensors"), &tensors);
     }
 
     /// Every tensor: name, shape, values.
