@@ -40,3 +40,6 @@ fi
 
 # The default model (all-MiniLM-L6-v2) for the demo and the model tests; seconds when present.
 bash scripts/fetch-model.sh
+
+# The default LLM (SmolLM2-135M-Instruct, HF folder + numpy reference); under a second when present.
+bash scripts/fetch-llm.sh

@@ -50,6 +50,32 @@ pub enum Error {
         "model {0} is not loaded in this runtime (it was unloaded, or belongs to another runtime)"
     )]
     UnknownModel(u32),
+    /// The call does not fit the model's kind (`generate` on a sentence encoder, `embed` on a
+    /// causal LM).
+    #[error("model {model} is a {kind} model: it has no `{call}`")]
+    WrongKind {
+        /// The model's handle.
+        model: u32,
+        /// What it is (`sentence-embedding`, `causal-lm`).
+        kind: &'static str,
+        /// The call that was made.
+        call: &'static str,
+    },
+    /// A generation's context (prompt + new tokens) needs more inference memory (its KV cache)
+    /// than the GPU budget leaves beside the largest layer, even with every weight streamed.
+    #[error(
+        "a context of {requested} tokens does not fit the GPU budget (its KV cache and activations \
+         need {needed_bytes} bytes beside the largest layer); at most {fits} tokens fit: shorten \
+         the prompt or maxNewTokens, or raise vramBudget"
+    )]
+    ContextDoesNotFit {
+        /// Prompt tokens + `maxNewTokens`.
+        requested: u64,
+        /// Inference bytes that context needs.
+        needed_bytes: u64,
+        /// The longest context that fits.
+        fits: u64,
+    },
     /// The runtime was destroyed (`destroy()`); create a new one.
     #[error("the runtime was destroyed; create a new one")]
     Destroyed,
@@ -93,7 +119,9 @@ impl Error {
             Error::Fetch(e) => e.code(),
             Error::Model(e) => e.code(),
             Error::Exec(e) => e.code(),
-            Error::Manager(crate::manager::ManagerError::DoesNotFit { .. }) => "OOM",
+            Error::Manager(crate::manager::ManagerError::DoesNotFit { .. })
+            | Error::ContextDoesNotFit { .. } => "OOM",
+            Error::WrongKind { .. } => "INVALID_STATE",
             Error::Manager(_) | Error::UnknownModel(_) | Error::Destroyed => "INVALID_STATE",
         }
     }

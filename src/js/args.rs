@@ -86,6 +86,66 @@ pub(crate) fn whole_option(options: Option<&Object>, key: &str) -> Result<Option
     }
 }
 
+/// An optional finite number option within `range` (temperatures, probabilities).
+///
+/// # Errors
+/// `INVALID_OPTION` for anything else, naming the range.
+pub(crate) fn number_option(
+    options: Option<&Object>,
+    key: &str,
+    range: std::ops::RangeInclusive<f64>,
+) -> Result<Option<f64>, JsValue> {
+    let value = get(options, key);
+    match value.as_f64() {
+        Some(n) if range.contains(&n) => Ok(Some(n)),
+        None if value.is_undefined() => Ok(None),
+        _ => Err(invalid_option(
+            key,
+            &format!(
+                "expected a number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+/// Token ids: an array of whole numbers below 2³², or a `Uint32Array` / `Int32Array`.
+///
+/// # Errors
+/// `INVALID_INPUT` naming `argument` and the first bad element.
+pub(crate) fn ids_arg(value: &JsValue, argument: &str) -> Result<Vec<u32>, JsValue> {
+    if let Some(typed) = value.dyn_ref::<js_sys::Uint32Array>() {
+        return Ok(typed.to_vec());
+    }
+    if let Some(typed) = value.dyn_ref::<js_sys::Int32Array>() {
+        let ids = typed.to_vec();
+        return match ids.iter().position(|&id| id < 0) {
+            Some(i) => Err(invalid_input(
+                &format!("{argument}[{i}]"),
+                "expected an id ≥ 0",
+            )),
+            None => Ok(ids.into_iter().map(|id| id as u32).collect()),
+        };
+    }
+    let Some(array) = value.dyn_ref::<Array>() else {
+        let got = type_name(value);
+        return Err(invalid_input(
+            argument,
+            &format!("expected an array of token ids, got {got}"),
+        ));
+    };
+    (array.iter().enumerate())
+        .map(|(i, v)| match v.as_f64() {
+            Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= f64::from(u32::MAX) => Ok(n as u32),
+            _ => Err(invalid_input(
+                &format!("{argument}[{i}]"),
+                "expected a whole number id ≥ 0",
+            )),
+        })
+        .collect()
+}
+
 /// An optional function option (callbacks).
 ///
 /// # Errors

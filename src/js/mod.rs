@@ -10,6 +10,7 @@ use crate::{Error, RuntimeOptions};
 mod args;
 mod bench;
 mod cache;
+mod generate;
 mod model;
 mod panic;
 mod reader;

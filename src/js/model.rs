@@ -30,13 +30,13 @@ const EMBED_KEYS: [&str; 3] = ["truncate", "onProgress", "signal"];
 /// with wasm-bindgen's "attempted to take ownership of Rust value while it was borrowed".
 #[wasm_bindgen(js_name = Model)]
 pub struct JsModel {
-    handle: Rc<Handle>,
+    pub(super) handle: Rc<Handle>,
 }
 
 /// What a `Model` knows, shared with its calls in flight.
-struct Handle {
-    shared: Rc<Shared>,
-    info: ModelInfo,
+pub(super) struct Handle {
+    pub(super) shared: Rc<Shared>,
+    pub(super) info: ModelInfo,
     unloaded: Cell<bool>,
 }
 
@@ -58,7 +58,7 @@ impl Handle {
         ModelId::new(self.info.id)
     }
 
-    fn check_loaded(&self) -> Result<(), JsValue> {
+    pub(super) fn check_loaded(&self) -> Result<(), JsValue> {
         panic::check()?;
         match self.unloaded.get() {
             true => Err(js_error(
@@ -73,7 +73,8 @@ impl Handle {
 
 #[wasm_bindgen(js_class = Model)]
 impl JsModel {
-    /// `{id, url, fileBytes, weightBytes, weightDtype, layers, dimension, shards}`.
+    /// `{id, kind, url, fileBytes, weightBytes, weightDtype, layers, dimension, vocabSize?,
+    /// contextLength?, shards}`; `kind` is `'sentence-embedding'` or `'causal-lm'`.
     #[wasm_bindgen(getter, unchecked_return_type = "ModelInfo")]
     pub fn info(&self) -> Result<JsValue, JsValue> {
         panic::check()?;

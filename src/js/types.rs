@@ -138,14 +138,86 @@ export interface LoadModelOptions {
 
 export interface ModelInfo {
   id: number;
+  /** What the model is for: `embed` (sentence-embedding) or `generate` and friends (causal-lm). */
+  kind: 'sentence-embedding' | 'causal-lm';
   url: string;
   fileBytes: number;
   /** Bytes of the weights as held (what the books count). */
   weightBytes: number;
   weightDtype: 'f32' | 'f16';
   layers: number;
+  /** Width of the embeddings (an encoder's output; a decoder's hidden states). */
   dimension: number;
+  /** A causal LM's vocabulary size: the length of `logits()`. */
+  vocabSize?: number;
+  /** A causal LM's longest context (prompt + new tokens). */
+  contextLength?: number;
   shards: string[];
+}
+
+/** One turn of a conversation, rendered with the model's chat template. */
+export interface ChatMessage { role: 'system' | 'user' | 'assistant' | string; content: string }
+
+/** `generate` / `stream` options. */
+export interface GenerateOptions {
+  /** Tokens to generate at most (default 128; cut at the model's context). */
+  maxNewTokens?: number;
+  /** 0 (default) is greedy; higher samples more freely. */
+  temperature?: number;
+  /** Sample among the `topK` most likely tokens only (0: all). */
+  topK?: number;
+  /** Sample among the most likely tokens whose probabilities sum to `topP` (1: all). */
+  topP?: number;
+  /** Above 1, tokens already in the prompt or output become less likely (as transformers). */
+  repetitionPenalty?: number;
+  /** The sampler's seed: the same seed gives the same text. */
+  seed?: number;
+  /** Texts that end the generation (left out of `text`). */
+  stop?: string | string[];
+  /** Ids never generated (e.g. the end-of-sequence ids, to always get `maxNewTokens`). */
+  suppressTokens?: number[];
+  /** Aborting rejects the call with an `AbortError` (`ABORTED`) before its next token. */
+  signal?: AbortSignal;
+  /** Hears each token with the text it adds (held back inside a UTF-8 sequence or a possible stop text). */
+  onToken?: (chunk: TokenChunk) => void;
+}
+
+/** One generated token and the text it adds. */
+export interface TokenChunk { token: number; text: string }
+
+export interface GenerateStats {
+  promptTokens: number; generatedTokens: number;
+  /** Milliseconds of the prompt's forward pass (tokenizing excluded). */
+  prefillMs: number;
+  /** Milliseconds from the first generated token to the last, and steps per second. */
+  decodeMs: number; decodeTokensPerS: number;
+  /** Weight bytes uploaded per decode step (layers streamed because they are not resident). */
+  streamedBytesPerToken: number;
+  /** Bytes of the KV cache at the end. */
+  peakKvCacheBytes: number;
+  /** Layers run per step, and how many were uploaded for the last one. */
+  layers: number; streamedLayers: number;
+  /** Where the output projection ran (`'host'`: on the token table kept in wasm memory). */
+  head: 'host';
+  /** Milliseconds in the output projection, over all steps. */
+  headMs: number;
+  deviceReplaced: boolean;
+  forward: ForwardStats;
+}
+
+/** What `generate` resolves to. */
+export interface Generation {
+  text: string;
+  /** The generated ids (an end-of-sequence id included when it ended the generation). */
+  tokens: number[];
+  /** `'stop'`: an end-of-sequence token or a `stop` text; `'length'`: `maxNewTokens` reached. */
+  finishReason: 'stop' | 'length';
+  stats: GenerateStats;
+}
+
+export interface Model {
+  /** `generate` as an async iterator of `{token, text}`; leaving the loop early aborts the generation. */
+  stream(prompt: string | ChatMessage[], options?: GenerateOptions): AsyncIterableIterator<TokenChunk>;
 }
 
 export interface ForwardStats {

@@ -46,6 +46,33 @@ pub enum InferenceEstimate {
         #[serde(default)]
         widened_weights: u64,
     },
+    /// A decoder generating with a KV cache, `sequence` = the context (prompt + new tokens).
+    /// The cache of every layer (`layers · 2 · kv_width` elements per position) stays alive
+    /// for the whole call; on top, one block's prefill over the whole context, counted as the
+    /// encoder's terms with grouped-query widths: hidden in, out and normed (3·T·H), Q (T·q),
+    /// K and V and their concatenated copies (4·T·kv), the scores and probabilities
+    /// (2·B·heads·S²) and SwiGLU's gate, up and product (3·T·I). An upper bound: a decode step
+    /// needs only one position's activations.
+    #[serde(rename_all = "camelCase")]
+    Decoder {
+        /// Hidden size H.
+        hidden: u64,
+        /// SwiGLU width I.
+        intermediate: u64,
+        /// Query heads.
+        heads: u64,
+        /// Query width (heads × head_dim).
+        q_width: u64,
+        /// Key/value width (KV heads × head_dim).
+        kv_width: u64,
+        /// Decoder blocks (each caches K and V).
+        layers: u64,
+        /// Bytes per activation and cache element (4 for f32).
+        bytes_per_element: u64,
+        /// As for [`Encoder`](Self::Encoder).
+        #[serde(default)]
+        widened_weights: u64,
+    },
     /// `fixed + per_token × batch × sequence`, for architectures without a closed form yet.
     #[serde(rename_all = "camelCase")]
     PerToken {
@@ -80,6 +107,33 @@ impl InferenceEstimate {
                 hidden_elements
                     .saturating_add(attention)
                     .saturating_add(ffn)
+                    .saturating_mul(bytes_per_element)
+                    .saturating_add(widened_weights)
+            }
+            Self::Decoder {
+                hidden,
+                intermediate,
+                heads,
+                q_width,
+                kv_width,
+                layers,
+                bytes_per_element,
+                widened_weights,
+            } => {
+                let sum = |terms: &[u64]| terms.iter().fold(0u64, |acc, &t| acc.saturating_add(t));
+                let cache = tokens
+                    .saturating_mul(layers)
+                    .saturating_mul(kv_width.saturating_mul(2));
+                let block = tokens.saturating_mul(sum(&[
+                    hidden.saturating_mul(3),
+                    q_width,
+                    kv_width.saturating_mul(4),
+                    intermediate.saturating_mul(3),
+                ]));
+                let attention = (workload.batch.saturating_mul(heads))
+                    .saturating_mul(workload.sequence.saturating_mul(workload.sequence))
+                    .saturating_mul(2);
+                sum(&[cache, block, attention])
                     .saturating_mul(bytes_per_element)
                     .saturating_add(widened_weights)
             }
@@ -132,6 +186,29 @@ mod tests {
             sequence: 256,
         };
         assert_eq!(f16.bytes(one), expected + 7_077_888);
+    }
+
+    #[test]
+    fn smollm2_decoder_estimate_by_hand() {
+        let smollm2 = InferenceEstimate::Decoder {
+            hidden: 576,
+            intermediate: 1536,
+            heads: 9,
+            q_width: 576,
+            kv_width: 192,
+            layers: 30,
+            bytes_per_element: 4,
+            widened_weights: 0,
+        };
+        let one = |sequence| Workload { batch: 1, sequence };
+        // S = 1024: cache 1024·30·384; block 1024·(1728 + 576 + 768 + 4608); scores 2·9·1024².
+        let cache = 1024 * 30 * 384;
+        let block = 1024 * (1728 + 576 + 768 + 4608);
+        let scores = 2 * 9 * 1024 * 1024;
+        assert_eq!(smollm2.bytes(one(1024)), (cache + block + scores) * 4);
+        // The cache is linear in the context, the scores quadratic: 4x the context, > 4x the bytes.
+        assert!(smollm2.bytes(one(4096)) > 4 * smollm2.bytes(one(1024)));
+        assert_eq!(smollm2.bytes(one(u64::MAX)), u64::MAX);
     }
 
     #[test]

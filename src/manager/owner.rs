@@ -107,6 +107,30 @@ impl Manager {
         Ok(lo)
     }
 
+    /// The longest context (tokens, at most `cap`) one sequence of model `id` can run with,
+    /// its weights streamed if need be: inference memory (a decoder's KV cache grows with the
+    /// context) must leave room for the largest layer within the usable budget. On the CPU path
+    /// (`DISABLED`) no GPU budget applies and `cap` is returned. 0 when not even one token fits.
+    ///
+    /// # Errors
+    /// [`ManagerError::UnknownModel`].
+    pub fn context_limit(&self, id: ModelId, cap: u64) -> Result<u64, ManagerError> {
+        let model = &self.books.entry(id)?.model;
+        let decision = self.decision();
+        if decision.state == VramState::Disabled {
+            return Ok(cap);
+        }
+        let allowed = (decision.usable_bytes()).saturating_sub(model.largest_layer);
+        let fits =
+            |sequence: u64| model.inference.bytes(Workload { batch: 1, sequence }) <= allowed;
+        let (mut lo, mut hi) = (0, cap);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if fits(mid) { lo = mid } else { hi = mid - 1 }
+        }
+        Ok(lo)
+    }
+
     /// A load request for `models` whose `memory_required` is the largest of their inference
     /// estimates for `workload` (models in one run execute one after another).
     ///

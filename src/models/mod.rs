@@ -2,6 +2,7 @@
 //! contract so every model runs the same way whatever the VRAM state.
 //!
 //! - [`bert`]: the BERT encoder with the sentence-transformers head (all-MiniLM-L6-v2).
+//! - [`llama`]: Llama-family decoders (Llama, Qwen2, SmolLM2) for text generation.
 //!
 //! Every file a model reads (its `config.json`, `tokenizer.json`, …) is parsed from bytes, because
 //! in the browser the runtime fetches them; errors name the file and field at fault ([`ModelError`]).
@@ -10,7 +11,10 @@
 pub mod bert;
 mod error;
 mod json;
+pub mod llama;
+mod ops;
 mod resident;
 
 pub use error::ModelError;
+pub(crate) use json::parse as parse_json;
 pub use resident::run_resident;

@@ -9,6 +9,7 @@ use crate::manager::{ModelId, Workload};
 use crate::models::bert::{EMBEDDINGS_LAYER, TokenBatch, Tokens, WORD_TABLE};
 use crate::runtime::Runtime;
 use crate::runtime::batches::{MAX_BATCH_TEXTS, plan_batches};
+use crate::runtime::models::entry;
 
 /// The longest text `embed` takes, in characters (Unicode scalar values). The model reads at
 /// most its `max_seq_length` tokens (256 for all-MiniLM-L6-v2, about 1,500 characters of
@@ -114,7 +115,7 @@ impl Runtime {
     ) -> Result<EmbedReport, Error> {
         self.check_alive()?;
         let model_id = ModelId::new(id);
-        let model = self.models.get(&model_id).ok_or(Error::UnknownModel(id))?;
+        let model = self.entry(model_id)?.kind.sentence(model_id, "embed")?;
         check_texts(texts)?;
         if texts.is_empty() {
             return Ok(EmbedReport::default());
@@ -189,7 +190,6 @@ impl Runtime {
         model_id: ModelId,
         tokens: &TokenBatch,
     ) -> Result<BatchRun, Error> {
-        let id = model_id.get();
         let workload = Workload {
             batch: tokens.batch() as u64,
             sequence: tokens.seq() as u64,
@@ -199,8 +199,10 @@ impl Runtime {
         let (forward, oom, values, width) = loop {
             let now = self.now_ms();
             self.check_alive()?;
-            let model = self.models.get(&model_id).ok_or(Error::UnknownModel(id))?;
-            let bert = &model.bert;
+            let bert = &entry(&self.models, model_id)?
+                .kind
+                .sentence(model_id, "embed")?
+                .bert;
             // A clone shares the table's allocation: the executor is borrowed again below.
             let words = (self.exec.pinned(model_id, WORD_TABLE).cloned()).ok_or_else(|| {
                 ExecError::MissingTensor {

@@ -2,12 +2,16 @@
 //! place device, policy, bookkeeping, loading and models meet.
 
 mod batches;
+mod decoder;
 mod embed;
 mod events;
+mod generate;
 mod layer_files;
 mod lifecycle;
 mod models;
 mod placement;
+mod sampling;
+mod sentence;
 
 use std::collections::BTreeMap;
 
@@ -22,10 +26,16 @@ use crate::stats::{DeviceStats, SystemInfo, SystemStats, os_from_user_agent};
 use crate::weights::ConvertTarget;
 
 pub use batches::MAX_BATCH_TEXTS;
+pub use decoder::CausalLm;
 pub use embed::{EmbedOptions, EmbedProgress, EmbedReport, MAX_CALL_CHARS, MAX_TEXT_CHARS};
 pub use events::{RuntimeEvent, layer_moves};
+pub use generate::{
+    FinishReason, GenerateOptions, GenerateStats, Generation, MAX_PROMPT_CHARS, Prompt,
+};
 pub use layer_files::{LayerFiles, RangeReader};
-pub use models::{ModelInfo, SentenceModel};
+pub use models::{ModelInfo, ModelKind};
+pub use sampling::{Sampler, SamplingOptions};
+pub use sentence::SentenceModel;
 
 /// Options for [`Runtime::create`]: the policy's knobs plus how to pick the adapter.
 #[derive(Clone, Debug, Default)]
@@ -63,7 +73,7 @@ pub struct Runtime {
     profile: AdapterProfile,
     manager: Manager,
     exec: Executor,
-    models: BTreeMap<ModelId, SentenceModel>,
+    models: BTreeMap<ModelId, models::LoadedModel>,
     power: wgpu::PowerPreference,
     /// Time origin for the manager's clock (load order, idle unload).
     started: web_time::Instant,

@@ -1,35 +1,61 @@
-//! Models in the runtime: loading a folder in HF layout, running it through the executor in
-//! whatever VRAM state the manager chose, unloading it.
+//! The runtime's model registry: loading a folder in HF layout as the kind its `config.json`
+//! names, unloading it, and the calls every kind shares. What each kind does is in its own
+//! module ([`sentence`](super::sentence), [`decoder`](super::decoder)).
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::exec::ExecError;
 use crate::fetch::{ByteSource, LoadOptions, Loaded, Progress, fetch_file};
-use crate::manager::{Dtype, InferenceEstimate, ModelId};
-use crate::models::bert::{
-    BertConfig, BertModel, CONFIG_FILE, EMBEDDINGS_LAYER, MODULES_FILE, PoolingConfig,
-    SENTENCE_BERT_FILE, SentenceBertConfig, SentenceHead, SentenceModules, SentenceTokenizer,
-    TOKENIZER_FILE, WORD_TABLE, layer_of,
-};
+use crate::manager::{Dtype, ModelId};
+use crate::models::llama::DECODER_TYPES;
 use crate::runtime::Runtime;
-use crate::runtime::placement::{PINNED_LAYER, WeightLayout};
-use crate::weights::ConvertTarget;
+use crate::runtime::decoder::CausalLm;
+use crate::runtime::placement::Placed;
+use crate::runtime::sentence::SentenceModel;
 
 /// Largest config file read whole (configs are a few hundred bytes).
-const CONFIG_LIMIT: u64 = 1 << 20;
+pub(super) const CONFIG_LIMIT: u64 = 1 << 20;
 /// Largest `tokenizer.json` read whole (BERT's is ~700 KB; multilingual ones reach ~20 MB).
-const TOKENIZER_LIMIT: u64 = 64 << 20;
+pub(super) const TOKENIZER_LIMIT: u64 = 64 << 20;
+/// The file whose `model_type` says which kind a folder holds.
+const CONFIG_FILE: &str = "config.json";
 
-/// A loaded sentence-embedding model: the architecture and tokenizer. Its weights live in the
-/// executor (the word table pinned there, gathered on the host), its placement in the
-/// manager's books.
+/// What a model is for: the calls it answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// Texts to vectors (`embed`).
+    SentenceEmbedding,
+    /// Text generation (`generate`, `logits`, `tokenize`, `decode`).
+    CausalLm,
+}
+
+impl ModelKind {
+    /// The name the JS layer and errors use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SentenceEmbedding => "sentence-embedding",
+            Self::CausalLm => "causal-lm",
+        }
+    }
+}
+
+/// A model in the registry: where it came from, what its load read, and its kind's state.
 #[derive(Debug)]
-pub struct SentenceModel {
-    url: String,
-    pub(super) bert: BertModel,
-    pub(super) tokenizer: SentenceTokenizer,
-    loaded: Loaded,
+pub(crate) struct LoadedModel {
+    pub url: String,
+    pub loaded: Loaded,
+    pub kind: Kind,
+}
+
+/// A model kind's own state (architecture and tokenizer; weights are in the executor).
+#[derive(Debug)]
+pub(crate) enum Kind {
+    Sentence(SentenceModel),
+    CausalLm(Box<CausalLm>),
 }
 
 /// What `loadModel` reports about a model.
@@ -38,6 +64,8 @@ pub struct SentenceModel {
 pub struct ModelInfo {
     /// The runtime's handle for it.
     pub id: u32,
+    /// What it is for.
+    pub kind: ModelKind,
     /// The folder it was loaded from.
     pub url: String,
     /// Bytes of its weight files.
@@ -48,23 +76,63 @@ pub struct ModelInfo {
     pub weight_dtype: Dtype,
     /// Layers registered with the manager.
     pub layers: usize,
-    /// Width of its embeddings.
+    /// Width of its embeddings (an encoder's output, a decoder's hidden states).
     pub dimension: usize,
+    /// A causal LM's vocabulary size (the length of `logits`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vocab_size: Option<usize>,
+    /// A causal LM's longest context (`max_position_embeddings`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_length: Option<usize>,
     /// Weight files read.
     pub shards: Vec<String>,
 }
 
+impl ModelInfo {
+    /// The fields every kind fills the same way, from its placed weights.
+    pub(super) fn placed(
+        placed: &Placed,
+        kind: ModelKind,
+        url: &str,
+        layers: usize,
+        dtype: Dtype,
+    ) -> Self {
+        Self {
+            id: placed.id.get(),
+            kind,
+            url: url.to_owned(),
+            file_bytes: placed.loaded.total(),
+            weight_bytes: placed.weight_bytes,
+            weight_dtype: dtype,
+            layers,
+            dimension: 0,
+            vocab_size: None,
+            context_length: None,
+            shards: (placed.loaded.shards().iter())
+                .map(|s| s.name().to_owned())
+                .collect(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ModelType {
+    model_type: Option<String>,
+}
+
 impl Runtime {
-    /// Loads the sentence-transformers model in the folder at `folder` (HF layout: `config.json`,
-    /// `modules.json`, `1_Pooling/config.json`, `sentence_bert_config.json`, `tokenizer.json`, and
-    /// `model.safetensors.index.json` + shards or `model.safetensors`): its layers are
-    /// registered and planned from the headers, then kept in wasm memory as they stream in as
-    /// far as the host budget allows (the rest is read back from the cache or the network when
-    /// a call needs it, once a layer reader is set). Nothing is uploaded yet: the first
-    /// [`embed`](Self::embed) places the layers as the VRAM state says.
+    /// Loads the model in the folder at `folder` (HF layout) as the kind its `config.json`'s
+    /// `model_type` names: `bert` → a sentence-transformers encoder (see
+    /// [`load_sentence`](Self::load_sentence)), `llama` / `qwen2` → a causal LM (see
+    /// [`load_decoder`](Self::load_decoder)). Its layers are registered and planned from the
+    /// headers, then kept in wasm memory as they stream in as far as the host budget allows
+    /// (the rest is read back from the cache or the network when a call needs it, once a layer
+    /// reader is set). Nothing is uploaded yet: the first call places the layers as the VRAM
+    /// state says.
     ///
     /// # Errors
-    /// [`Error::Fetch`] (naming the file), [`Error::Model`] for invalid configs, [`Error::Manager`].
+    /// [`Error::Fetch`] (naming the file), [`Error::Model`] for invalid or unsupported configs,
+    /// [`Error::Manager`].
     pub async fn load_model<S: ByteSource>(
         &mut self,
         source: &S,
@@ -74,75 +142,19 @@ impl Runtime {
     ) -> Result<ModelInfo, Error> {
         self.check_alive()?;
         let base = folder.trim_end_matches('/');
-        let file = |name: &str| format!("{base}/{name}");
-        let small =
-            |name: String, limit| async move { fetch_file(source, options, &name, limit).await };
-        let config = BertConfig::from_json(&small(file(CONFIG_FILE), CONFIG_LIMIT).await?)?;
-        let modules = SentenceModules::from_json(&small(file(MODULES_FILE), CONFIG_LIMIT).await?)?;
-        let pooling_path = file(&modules.pooling_config_path());
-        let pooling = PoolingConfig::from_json(&small(pooling_path, CONFIG_LIMIT).await?)?;
-        let sentence = small(file(SENTENCE_BERT_FILE), CONFIG_LIMIT).await?;
-        let head = SentenceHead::new(&modules, pooling, SentenceBertConfig::from_json(&sentence)?);
-        let tokenizer_json = small(file(TOKENIZER_FILE), TOKENIZER_LIMIT).await?;
-        let tokenizer = SentenceTokenizer::from_bytes(&tokenizer_json, &head)?;
-        drop(tokenizer_json);
-        let bert = BertModel::new(config, head)?;
-
-        let held_as = self.weight_dtype();
-        // The word table is gathered on the host: pinned in wasm memory, never uploaded.
-        let layer_of = |tensor: &str| {
-            let (layer, name) = layer_of(tensor)?;
-            match layer == EMBEDDINGS_LAYER && name == WORD_TABLE {
-                true => Some((PINNED_LAYER.to_owned(), name)),
-                false => Some((layer, name)),
+        let config_url = format!("{base}/{CONFIG_FILE}");
+        let config = fetch_file(source, options, &config_url, CONFIG_LIMIT).await?;
+        let kind: ModelType = crate::models::parse_json(CONFIG_FILE, &config)?;
+        match kind.model_type.as_deref() {
+            Some(t) if DECODER_TYPES.contains(&t) => {
+                self.load_decoder(source, base, &config, options, progress)
+                    .await
             }
-        };
-        let config = bert.config();
-        let (hidden, intermediate) = (config.hidden_size(), config.intermediate_size());
-        let heads = config.num_attention_heads() as u64;
-        let inference = |largest_layer: u64| InferenceEstimate::Encoder {
-            hidden: hidden as u64,
-            intermediate: intermediate as u64,
-            heads,
-            bytes_per_element: 4,
-            widened_weights: match held_as {
-                ConvertTarget::F16 => largest_layer.saturating_mul(2),
-                ConvertTarget::F32 => 0,
-            },
-        };
-        let layout = WeightLayout {
-            name: base,
-            layers: crate::exec::LayeredModel::layer_names(&bert),
-            layer_of: &layer_of,
-            inference: &inference,
-            pinned: &[(EMBEDDINGS_LAYER, WORD_TABLE)],
-        };
-        let placed = (self.place_weights(source, base, &layout, options, progress)).await?;
-        let id = placed.id;
-        let loaded = placed.loaded;
-        let dtype = Dtype::from(held_as);
-        let info = ModelInfo {
-            id: id.get(),
-            url: base.to_owned(),
-            file_bytes: loaded.total(),
-            weight_bytes: placed.weight_bytes,
-            weight_dtype: dtype,
-            layers: layout.layers.len(),
-            dimension: bert.config().hidden_size(),
-            shards: loaded
-                .shards()
-                .iter()
-                .map(|s| s.name().to_owned())
-                .collect(),
-        };
-        let model = SentenceModel {
-            url: base.to_owned(),
-            bert,
-            tokenizer,
-            loaded,
-        };
-        self.models.insert(id, model);
-        Ok(info)
+            _ => {
+                self.load_sentence(source, base, &config, options, progress)
+                    .await
+            }
+        }
     }
 
     /// Unloads model `id`: its layers leave the device and wasm memory, and the manager forgets it.
@@ -169,6 +181,26 @@ impl Runtime {
         Some((model.url.as_str(), &model.loaded))
     }
 
+    /// What model `id` is for.
+    pub fn model_kind(&self, id: u32) -> Option<ModelKind> {
+        self.models.get(&ModelId::new(id)).map(|m| m.kind.kind())
+    }
+
+    /// Adds a placed model to the registry.
+    pub(super) fn register_model(&mut self, placed: Placed, url: &str, kind: Kind) {
+        let model = LoadedModel {
+            url: url.to_owned(),
+            loaded: placed.loaded,
+            kind,
+        };
+        self.models.insert(placed.id, model);
+    }
+
+    /// Model `id`'s entry, checked to exist.
+    pub(super) fn entry(&self, id: ModelId) -> Result<&LoadedModel, Error> {
+        entry(&self.models, id)
+    }
+
     /// Opens a new device after a loss and moves every model onto it.
     pub(super) async fn replace_device(&mut self) -> Result<(), Error> {
         let (_, gpu) = crate::device::open(self.power).await?;
@@ -182,5 +214,48 @@ impl Runtime {
     /// Milliseconds since the runtime started: the manager's clock.
     pub(crate) fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
+    }
+}
+
+/// Model `id`'s entry in `models`, checked to exist: a borrow of the registry alone, so the
+/// executor and the manager can be borrowed mutably beside it.
+pub(super) fn entry(
+    models: &BTreeMap<ModelId, LoadedModel>,
+    id: ModelId,
+) -> Result<&LoadedModel, Error> {
+    models.get(&id).ok_or(Error::UnknownModel(id.get()))
+}
+
+impl Kind {
+    /// What this kind is for.
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            Self::Sentence(_) => ModelKind::SentenceEmbedding,
+            Self::CausalLm(_) => ModelKind::CausalLm,
+        }
+    }
+
+    /// The sentence encoder, or [`Error::WrongKind`] naming `call`.
+    pub fn sentence(&self, id: ModelId, call: &'static str) -> Result<&SentenceModel, Error> {
+        match self {
+            Self::Sentence(m) => Ok(m),
+            other => Err(other.wrong(id, call)),
+        }
+    }
+
+    /// The causal LM, or [`Error::WrongKind`] naming `call`.
+    pub fn causal(&self, id: ModelId, call: &'static str) -> Result<&CausalLm, Error> {
+        match self {
+            Self::CausalLm(m) => Ok(m),
+            other => Err(other.wrong(id, call)),
+        }
+    }
+
+    fn wrong(&self, id: ModelId, call: &'static str) -> Error {
+        Error::WrongKind {
+            model: id.get(),
+            kind: self.kind().name(),
+            call,
+        }
     }
 }

@@ -3,24 +3,8 @@
 use burn::tensor::Tensor;
 
 use crate::exec::{ExecError, LayerWeights};
-
-/// The weight `name` of `layer`, checked to have exactly `shape`, so a wrong checkpoint is a typed
-/// error instead of a panic inside a matmul.
-pub(crate) fn weight<const D: usize>(
-    layer: &LayerWeights,
-    name: &str,
-    shape: [usize; D],
-) -> Result<Tensor<D>, ExecError> {
-    match layer.shape(name) {
-        Some(actual) if actual != shape => Err(ExecError::BadShape {
-            layer: layer.name().to_owned(),
-            tensor: name.to_owned(),
-            actual: actual.to_vec(),
-            expected: format!("{shape:?}"),
-        }),
-        _ => layer.get::<D>(name),
-    }
-}
+use crate::models::ops::project;
+pub(crate) use crate::models::ops::weight;
 
 /// `x · Wᵀ + b` over the last dimension, with `prefix.weight` [outputs, inputs] and `prefix.bias`
 /// [outputs] (PyTorch's `nn.Linear` layout).
@@ -34,12 +18,7 @@ pub(crate) fn linear(
     inputs: usize,
     outputs: usize,
 ) -> Result<Tensor<3>, ExecError> {
-    let w = weight(layer, &format!("{prefix}.weight"), [outputs, inputs])?;
-    let b = weight(layer, &format!("{prefix}.bias"), [outputs])?;
-    let [batch, seq, _] = x.dims();
-    // Rank-2 matmul: one GEMM for the whole batch, no broadcasting of the weight.
-    let y = x.reshape([batch * seq, inputs]).matmul(w.transpose()) + b.unsqueeze::<2>();
-    Ok(y.reshape([batch, seq, outputs]))
+    project(x, layer, prefix, [inputs, outputs], true)
 }
 
 /// LayerNorm over the last dimension with `prefix.weight` (γ) and `prefix.bias` (β), using the

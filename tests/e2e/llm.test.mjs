@@ -1,0 +1,163 @@
+// SmolLM2-135M-Instruct end to end in headless Chromium (real weights converted by set-up, served
+// by a real HTTP server on 127.0.0.1), against the independent numpy reference that set-up builds
+// (www/models/SmolLM2-135M-Instruct/reference/): tokens, final-position logits and greedy ids on
+// the CPU path and on SwiftShader WebGPU with the layers streamed under a small budget; stream(),
+// abort, and the errors a page gets for wrong calls and options.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startFaultServer } from '../support/fault-server.mjs';
+import { launch } from './browser.mjs';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const FOLDER = 'www/models/SmolLM2-135M-Instruct';
+const REFERENCE = `${root}${FOLDER}/reference`;
+const MIB = 1 << 20;
+/** As tests/model_llama.rs: f32 on both sides, measured ≤ 1e-4; see there. */
+const MAX_LOGIT_DIFF = 1e-3;
+const TIE_MARGIN = 2 * MAX_LOGIT_DIFF;
+let browser;
+let server;
+let reference;
+
+before(async () => {
+  assert.ok(existsSync(`${REFERENCE}/reference.json`), 'run scripts/fetch-llm.sh first (npm test does)');
+  reference = JSON.parse(readFileSync(`${REFERENCE}/reference.json`, 'utf8'));
+  server = await startFaultServer({ root });
+  browser = await launch({ webgpu: true });
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+function referenceCase(name) {
+  const c = reference.prompts.find((p) => p.name === name);
+  const bytes = readFileSync(`${REFERENCE}/${c.logits_file}`);
+  const logits = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  return { ...c, logits: Array.from(logits) };
+}
+
+/** Runs `body(webvram, url, arg)` in a fresh page of the package's API page; returns its result. */
+async function inPage(body, arg = {}) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  try {
+    await page.goto(`${server.url}/ok/tests/e2e/api.html`);
+    await page.evaluate(() => window.ready);
+    const out = await page.evaluate(
+      async ({ source, url, arg }) => {
+        // eslint-disable-next-line no-new-func
+        const run = new Function(`return (${source})`)();
+        return run(window.webvram, url, arg);
+      },
+      { source: body.toString(), url: `${server.url}/ok/${FOLDER}`, arg },
+    );
+    assert.deepEqual(errors, [], 'the page reported errors');
+    return out;
+  } finally {
+    await page.close();
+  }
+}
+
+/** Greedy ids equal the reference's up to its first near-tie step. */
+function assertGreedy(label, got, c) {
+  for (let step = 0; step < got.length && step < c.greedy_ids.length; step++) {
+    if (c.greedy_margins[step] < TIE_MARGIN) return;
+    assert.equal(got[step], c.greedy_ids[step], `${label}: step ${step}: ${got} vs ${c.greedy_ids}`);
+  }
+}
+
+function maxDiff(a, b) {
+  assert.equal(a.length, b.length);
+  return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+}
+
+test('SmolLM2 on the CPU path: tokens, logits and greedy ids equal the reference; stream, abort, errors', { timeout: 600_000 }, async () => {
+  const chat = referenceCase('chat');
+  const out = await inPage(async (webvram, url, { chatIds, messages }) => {
+    const rt = await webvram.Runtime.create({ vram: 'cpu' });
+    const model = await rt.loadModel(url, { cache: false });
+    const ids = await model.tokenize(await model.decode(chatIds));
+    const logits = Array.from(await model.logits(chatIds));
+    const generation = await model.generate(messages, { maxNewTokens: 8 });
+    const chunks = [];
+    for await (const chunk of model.stream(messages, { maxNewTokens: 8 })) chunks.push(chunk);
+    // Leaving a stream early stops the generation (the next call is served at once).
+    let taken = 0;
+    for await (const _ of model.stream('Once upon a time', { maxNewTokens: 64 })) { if (++taken === 2) break; }
+    const seeded = async (seed) => (await model.generate('Once upon a time', {
+      maxNewTokens: 8, temperature: 0.9, topP: 0.95, seed })).text;
+    const sameSeed = [await seeded(3), await seeded(3)];
+    const stopped = await model.generate(messages, { maxNewTokens: 16, stop: 'Paris' });
+    const code = async (call) => { try { await call(); return 'resolved'; } catch (e) { return `${e.code}:${e.message}`; } };
+    const controller = new AbortController();
+    const aborted = code(() => model.generate(messages, { maxNewTokens: 64, signal: controller.signal,
+      onToken: () => controller.abort() }));
+    const errors = {
+      aborted: await aborted,
+      embed: await code(() => model.embed(['x'])),
+      badOption: await code(() => model.generate('x', { temprature: 1 })),
+      badTemperature: await code(() => model.generate('x', { temperature: -1 })),
+      badPrompt: await code(() => model.generate(42)),
+      badMessage: await code(() => model.generate([{ role: 'user' }])),
+      badIds: await code(() => model.logits([1, -2])),
+      longPrompt: await code(() => model.generate('word '.repeat(9000))),
+    };
+    const books = rt.systemStats().books;
+    rt.destroy();
+    return { info: model.info, ids, logits, generation, chunks, sameSeed, stopped, errors, books, taken };
+  }, { chatIds: chat.ids, messages: chat.messages });
+
+  assert.equal(out.info.kind, 'causal-lm');
+  assert.equal(out.info.vocabSize, 49152);
+  assert.deepEqual(out.ids, chat.ids, 'decode + tokenize round trip');
+  const diff = maxDiff(out.logits, chat.logits);
+  console.log(`cpu: max |Δlogit| ${diff.toExponential(2)}; ${out.generation.stats.decodeTokensPerS.toFixed(1)} tokens/s decode`);
+  assert.ok(diff <= MAX_LOGIT_DIFF, `max |Δlogit| ${diff}`);
+  assertGreedy('cpu', out.generation.tokens, chat);
+  assert.ok(out.generation.text.startsWith('The capital of France is Paris.'), out.generation.text);
+  assert.equal(out.generation.finishReason, 'stop', 'ended by <|im_end|>');
+  assert.equal(out.generation.stats.promptTokens, chat.ids.length);
+  assert.ok(out.generation.stats.peakKvCacheBytes > 0);
+  assert.deepEqual(out.chunks.map((c) => c.token), out.generation.tokens.slice(0, out.chunks.length));
+  assert.equal(out.chunks.map((c) => c.text).join(''), out.generation.text);
+  assert.equal(out.taken, 2);
+  assert.equal(out.sameSeed[0], out.sameSeed[1], 'same seed, same text');
+  assert.equal(out.stopped.text, 'The capital of France is ');
+  assert.match(out.errors.aborted, /^ABORTED:/);
+  assert.match(out.errors.embed, /^INVALID_STATE:.*causal-lm/);
+  assert.match(out.errors.badOption, /^INVALID_OPTION:.*temprature.*temperature/);
+  assert.match(out.errors.badTemperature, /^INVALID_OPTION:.*temperature/);
+  assert.match(out.errors.badPrompt, /^INVALID_INPUT:.*prompt/);
+  assert.match(out.errors.badMessage, /^INVALID_INPUT:.*prompt\[0\]\.content/);
+  assert.match(out.errors.badIds, /^INVALID_INPUT:.*tokenIds\[1\]/);
+  assert.match(out.errors.longPrompt, /^INVALID_INPUT:.*context/);
+  assert.ok(out.books.agrees && out.books.hostAgrees, JSON.stringify(out.books));
+});
+
+test('SmolLM2 on SwiftShader WebGPU with a 64 MiB budget: streamed layers, the same greedy ids', { timeout: 600_000 }, async () => {
+  const bread = referenceCase('text_bread');
+  const out = await inPage(async (webvram, url, { ids, text, budget }) => {
+    const rt = await webvram.Runtime.create({ vram: 'low', vramBudget: budget, reserveVram: 0 });
+    const model = await rt.loadModel(url, { cache: false });
+    const logits = Array.from(await model.logits(ids));
+    const generation = await model.generate(text, { maxNewTokens: 4 });
+    const tiers = model.memoryMap().map((l) => l.tier);
+    const books = rt.systemStats().books;
+    rt.destroy();
+    return { logits, generation, tiers, books, state: rt.vramState };
+  }, { ids: bread.ids, text: bread.text, budget: 64 * MIB });
+  const diff = maxDiff(out.logits, bread.logits);
+  const s = out.generation.stats;
+  console.log(`low 64 MiB: max |Δlogit| ${diff.toExponential(2)}; prefill ${s.prefillMs.toFixed(0)} ms, `
+    + `${s.decodeTokensPerS.toFixed(2)} tokens/s, ${(s.streamedBytesPerToken / MIB).toFixed(0)} MiB streamed per token`);
+  assert.ok(diff <= MAX_LOGIT_DIFF, `max |Δlogit| ${diff}`);
+  assertGreedy('low', out.generation.tokens, bread);
+  const gpu = out.tiers.filter((t) => t === 'gpu').length;
+  assert.ok(gpu > 0 && gpu < out.tiers.length, `tiers ${out.tiers}`);
+  assert.ok(s.streamedLayers > 0, 'layers were streamed per step');
+  assert.ok(out.books.agrees && out.books.hostAgrees, JSON.stringify(out.books));
+});
