@@ -6,8 +6,8 @@ use crate::Error;
 use crate::fetch::{ByteSource, FetchError, LoadOptions, Progress, fetch_file};
 use crate::manager::{Dtype, InferenceEstimate};
 use crate::models::llama::{
-    EMBED_TABLE, LlamaConfig, LlamaModel, OUTPUT_TABLE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE,
-    TextCodec, layer_of,
+    EMBED_TABLE, LlamaConfig, LlamaModel, OUTPUT_TABLE, OneOrMany, TOKENIZER_CONFIG_FILE,
+    TOKENIZER_FILE, TextCodec, layer_of,
 };
 use crate::runtime::Runtime;
 use crate::runtime::models::{Kind, ModelInfo, ModelKind, TOKENIZER_LIMIT};
@@ -28,13 +28,6 @@ pub struct CausalLm {
     pub(super) eos: Vec<u32>,
     /// The output table's pinned name: [`OUTPUT_TABLE`], or [`EMBED_TABLE`] when tied.
     pub(super) output_table: &'static str,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(u32),
-    Many(Vec<u32>),
 }
 
 #[derive(Deserialize)]
@@ -70,11 +63,12 @@ impl Runtime {
         if let Some(bytes) = optional(source, options, &file(GENERATION_CONFIG_FILE)).await? {
             let generation: GenerationConfig =
                 crate::models::parse_json(GENERATION_CONFIG_FILE, &bytes)?;
-            eos.extend(match generation.eos_token_id {
-                Some(OneOrMany::One(id)) => vec![id],
-                Some(OneOrMany::Many(ids)) => ids,
-                None => Vec::new(),
-            });
+            eos.extend(
+                generation
+                    .eos_token_id
+                    .map(OneOrMany::into_vec)
+                    .unwrap_or_default(),
+            );
         }
         eos.sort_unstable();
         eos.dedup();

@@ -67,11 +67,22 @@ pub struct LlamaConfig {
     pub eos: Vec<u32>,
 }
 
+/// A token id field that is one id or a list (`eos_token_id`).
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum OneOrMany {
+pub(crate) enum OneOrMany {
     One(u32),
     Many(Vec<u32>),
+}
+
+impl OneOrMany {
+    /// The ids as a list.
+    pub(crate) fn into_vec(self) -> Vec<u32> {
+        match self {
+            Self::One(id) => vec![id],
+            Self::Many(ids) => ids,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -178,11 +189,10 @@ impl LlamaConfig {
                 "must be a positive number",
             ));
         }
-        let eos = match raw.eos_token_id {
-            Some(OneOrMany::One(id)) => vec![id],
-            Some(OneOrMany::Many(ids)) => ids,
-            None => Vec::new(),
-        };
+        let eos = raw
+            .eos_token_id
+            .map(OneOrMany::into_vec)
+            .unwrap_or_default();
         Ok(Self {
             hidden,
             intermediate: positive(f, "intermediate_size", raw.intermediate_size)?,

@@ -13,6 +13,7 @@ mod rope;
 mod text;
 
 pub use chat::{ChatTemplate, Message, TOKENIZER_CONFIG_FILE};
+pub(crate) use config::OneOrMany;
 pub use config::{CONFIG_FILE, DECODER_TYPES, LlamaConfig, RopeScaling};
 pub use head::project_on_host;
 pub use model::{
