@@ -37,16 +37,9 @@ STAMP="$DEST/.fetched-from"
 REQUIRED=(config.json generation_config.json model.safetensors tokenizer.json tokenizer_config.json
           README.md reference/reference.json reference/logits_chat.f32)
 
-log() { printf '[fetch-llm] %s\n' "$*"; }
-die() { printf '[fetch-llm] ERROR: %s\n' "$*" >&2; exit 1; }
-
-sha256_of() {
-  if command -v sha256sum >/dev/null; then sha256sum "$1" | awk '{print $1}'
-  else python3 -c 'import hashlib,sys;h=hashlib.sha256()
-with open(sys.argv[1],"rb") as f:
-  for b in iter(lambda: f.read(1<<20), b""): h.update(b)
-print(h.hexdigest())' "$1"; fi
-}
+LOG_TAG=fetch-llm
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 # The stamp names the package and the scripts that made the folder: editing either script redoes it.
 stamp_text() {

@@ -24,16 +24,9 @@ DEST=${1:-www/models/all-MiniLM-L6-v2}
 STAMP="$DEST/.fetched-from"
 REQUIRED=(config.json model.safetensors tokenizer.json)
 
-log() { printf '[fetch-model] %s\n' "$*"; }
-die() { printf '[fetch-model] ERROR: %s\n' "$*" >&2; exit 1; }
-
-sha256_of() {
-  if command -v sha256sum >/dev/null; then sha256sum "$1" | awk '{print $1}'
-  else python3 -c 'import hashlib,sys;h=hashlib.sha256()
-with open(sys.argv[1],"rb") as f:
-  for b in iter(lambda: f.read(1<<20), b""): h.update(b)
-print(h.hexdigest())' "$1"; fi
-}
+LOG_TAG=fetch-model
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 # Checks that DIR holds a usable model; prints the first problem and returns 1 otherwise.
 verify() {

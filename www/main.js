@@ -1,7 +1,9 @@
 // The demo: start a runtime with the chosen options, show the adapter and the VRAM state it picked,
-// load the default model, keep a live memory map, and compare the sentences the user types.
+// load the default model, keep a live memory map, and compare the sentences the user types; the
+// chat panel (chat.js) loads a language model on request into the same runtime.
 // Apply replaces the runtime with one built from the settings form and runs everything again.
 import init, { Runtime } from '../pkg/index.js';
+import { createChat } from './chat.js';
 import { $, formatBytes, formatSeconds } from './format.js';
 import { renderLegend, renderMemoryMap } from './memory-map.js';
 import { renderAdapter, renderPolicy, renderStats, showError } from './panels.js';
@@ -15,6 +17,8 @@ const RUNTIME_EVENTS = ['layermove', 'statechange', 'oom', 'devicelost'];
 const session = { rt: null, model: null, unhook: () => {}, loadAbort: null, mapKey: '', compares: 0 };
 
 const mapParts = { grid: $('map-grid'), summary: $('map-summary'), table: $('memory-map') };
+
+const chat = createChat({ runtime: () => session.rt, exclusive: (action) => exclusive(action), refresh });
 
 // ——— showing the runtime's state ———
 
@@ -74,6 +78,7 @@ async function startRuntime(options) {
   session.rt = rt;
   session.mapKey = '';
   session.unhook = follow(rt);
+  chat.sync();
   renderAdapter(rt.adapter);
   refresh();
 }
@@ -84,6 +89,7 @@ async function stopRuntime() {
   session.loadAbort?.abort();
   session.unhook();
   Object.assign(session, { rt: null, model: null, unhook: () => {}, loadAbort: null });
+  chat.reset();
   $('compare').disabled = true;
   showStopped();
   await rt?.destroy();
@@ -174,6 +180,7 @@ async function exclusive(action) {
   document.body.dataset.busy = 'true';
   $('apply').disabled = true;
   $('compare').disabled = true;
+  chat.sync(true);
   showError(null);
   try {
     await action();
@@ -185,6 +192,7 @@ async function exclusive(action) {
     delete document.body.dataset.busy;
     $('apply').disabled = false;
     $('compare').disabled = !session.model;
+    chat.sync(false);
     refresh();
   }
 }

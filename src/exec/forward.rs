@@ -14,9 +14,10 @@ use crate::manager::ModelId;
 pub struct ForwardStats {
     /// Layers run.
     pub layers: usize,
-    /// Layers that were not resident and were uploaded for this call.
+    /// Layers that were not resident and were uploaded for this call (on the CPU path: only
+    /// those read back through the layer source; the others are used where they lie).
     pub streamed_layers: usize,
-    /// Bytes of the layers that were resident.
+    /// Bytes of the layers that were resident (on the CPU path: used in place in wasm memory).
     pub resident_bytes: u64,
     /// Bytes uploaded for this call: the non-resident layers' bytes, each once.
     pub uploaded_bytes: u64,
@@ -129,6 +130,12 @@ impl Executor {
         let copy = host_bytes_of(slot, id, self.source()).await?;
         let (weights, fetched) = copy.upload(&self.compute, self.simulated_capacity).await?;
         stats.fetched_bytes += fetched;
+        // burn's CPU backend computes on the values in wasm memory: nothing moves unless the
+        // layer had to be read back in first.
+        if self.compute.gpu().is_none() && fetched == 0 {
+            stats.resident_bytes += weights.bytes();
+            return Ok(weights);
+        }
         stats.streamed_layers += 1;
         stats.uploaded_bytes += weights.bytes();
         Ok(weights)

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use burn::tensor::{Device, FloatDType, Tensor};
 
 use crate::exec::error::ExecError;
-use crate::exec::host::HostLayer;
+use crate::exec::host::{HostLayer, HostTensor};
 
 /// A layer's weights on the device. Each tensor is stored flat and reshaped on use (a metadata-only
 /// operation), so one map holds tensors of every rank. Dropping this frees the device memory (burn
@@ -19,6 +19,9 @@ pub struct LayerWeights {
     name: String,
     tensors: BTreeMap<String, (Tensor<1>, Vec<usize>)>,
     bytes: u64,
+    /// On the CPU device, the host values the tensors share (a reference count, not a copy), so
+    /// a kernel outside burn can read them in place too ([`host`](Self::host)).
+    host: Option<HostLayer>,
 }
 
 impl LayerWeights {
@@ -38,7 +41,22 @@ impl LayerWeights {
             name: host.name.clone(),
             tensors,
             bytes: host.bytes(),
+            host: None,
         }
+    }
+
+    /// [`upload`](Self::upload) to burn's CPU device, keeping `host` at hand for
+    /// [`host`](Self::host): both share one allocation.
+    pub fn share_on_cpu(host: &HostLayer, device: &Device) -> Self {
+        Self {
+            host: Some(host.clone()),
+            ..Self::upload(host, device)
+        }
+    }
+
+    /// The tensor `name` as it lies in wasm memory, when the layer computes on the CPU there.
+    pub fn host(&self, name: &str) -> Option<&HostTensor> {
+        self.host.as_ref()?.tensors.get(name)
     }
 
     /// The layer's name.

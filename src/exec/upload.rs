@@ -106,7 +106,7 @@ fn check_upload(
 /// What the device raises: [`ExecError::OutOfMemory`] or [`ExecError::Backend`].
 async fn upload_checked(compute: &Compute, host: &HostLayer) -> Result<LayerWeights, ExecError> {
     let gpu = match compute {
-        Compute::Cpu(device) => return Ok(LayerWeights::upload(host, device)),
+        Compute::Cpu(device) => return Ok(LayerWeights::share_on_cpu(host, device)),
         Compute::Gpu(gpu) => gpu,
     };
     let (name, bytes) = (host.name.clone(), host.bytes());

@@ -10,6 +10,7 @@
 
 pub mod bert;
 mod error;
+mod host_linear;
 mod json;
 pub mod llama;
 mod ops;
@@ -18,3 +19,9 @@ mod resident;
 pub use error::ModelError;
 pub(crate) use json::parse as parse_json;
 pub use resident::run_resident;
+
+/// The product of `factors`, saturating: a size estimate from absurd dimensions is `u64::MAX`
+/// (never fits) instead of wrapping to a small number.
+pub(crate) fn saturating_product(factors: &[u64]) -> u64 {
+    factors.iter().fold(1u64, |acc, &f| acc.saturating_mul(f))
+}

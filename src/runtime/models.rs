@@ -54,7 +54,7 @@ pub(crate) struct LoadedModel {
 /// A model kind's own state (architecture and tokenizer; weights are in the executor).
 #[derive(Debug)]
 pub(crate) enum Kind {
-    Sentence(SentenceModel),
+    Sentence(Box<SentenceModel>),
     CausalLm(Box<CausalLm>),
 }
 

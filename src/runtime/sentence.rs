@@ -91,7 +91,7 @@ impl Runtime {
         self.register_model(
             placed,
             base,
-            Kind::Sentence(SentenceModel { bert, tokenizer }),
+            Kind::Sentence(Box::new(SentenceModel { bert, tokenizer })),
         );
         Ok(info)
     }

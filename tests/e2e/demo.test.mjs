@@ -221,3 +221,54 @@ test('?model=none takes the settings from the URL and Apply restarts without loa
     await browser.close();
   }
 });
+
+test('the chat panel loads SmolLM2 on request, streams a reply with its speed, and stops on demand', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openDemo(browser, `${base}/www/?model=none`, LAPTOP);
+    assert.equal(await page.locator('body').getAttribute('data-ready'), 'true', await page.locator('#error').textContent());
+    assert.ok(await page.locator('#chat-send').isDisabled(), 'Send before a model is loaded');
+    await page.click('#chat-load');
+    await page.waitForFunction(() => document.body.dataset.chat === 'ready' || !document.getElementById('error').hidden,
+      null, { timeout: 300_000 });
+    assert.equal(await page.locator('#error').isHidden(), true, await page.locator('#error').textContent());
+    assert.match(await page.locator('#chat-load-status').textContent(), /loaded in .* 31 layers, context 8192 tokens/);
+    // The memory map shows the language model's layers, all in wasm memory on the CPU path.
+    const tiers = await readTiers(page);
+    assert.equal(tiers.length, 31);
+    assert.ok(tiers.every((t) => t === 'host'), tiers.join());
+    assert.match(await page.locator('#map-summary').textContent(), /SmolLM2-135M-Instruct/);
+
+    // The default question; Enter sends it. The reply streams into the log, greedy.
+    await page.focus('#chat-input');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.body.dataset.chatReplies === '1' || !document.getElementById('error').hidden,
+      null, { timeout: 300_000 });
+    const replies = page.locator('#chat-log .chat-assistant');
+    assert.match(await replies.nth(0).textContent(), /^The capital of France is Paris\./);
+    assert.equal(await page.locator('#chat-log .chat-user').nth(0).textContent(), 'What is the capital of France?');
+    const status = await page.locator('#chat-status').textContent();
+    assert.match(status, /^\d+ tokens \((stop|length)\) · prompt \d+ tokens in [\d.]+ s · [\d.]+ tokens\/s · all 31 layers on the CPU/);
+    assert.ok(Number(status.match(/([\d.]+) tokens\/s/)[1]) > 0, status);
+
+    // A long answer, stopped while it streams: the partial reply stays, marked, and is not
+    // sent back as history.
+    await page.fill('#chat-input', 'Write a long story about a dragon who learns to bake bread.');
+    await page.fill('#chat-max', '400');
+    await page.click('#chat-send');
+    await page.waitForFunction(() => /so far/.test(document.getElementById('chat-status').textContent));
+    assert.equal(await page.locator('#chat-stop').isEnabled(), true);
+    await page.click('#chat-stop');
+    await page.waitForFunction(() => /^Stopped after \d+ tokens/.test(document.getElementById('chat-status').textContent));
+    assert.match(await replies.nth(1).textContent(), / \[stopped\]$/);
+    assert.equal(await page.locator('#chat-stop').isDisabled(), true);
+    assert.equal(await page.locator('#chat-send').isEnabled(), true);
+    assert.equal(await page.locator('body').getAttribute('data-chat-replies'), '1');
+    await assertLabelled(page);
+    await assertFitsPhone(page);
+    assert.deepEqual(errors, []);
+    await screenshot(page, 'demo-chat-phone');
+  } finally {
+    await browser.close();
+  }
+});

@@ -14,6 +14,7 @@ use crate::models::bert::tokens::TokenBatch;
 use crate::models::error::ModelError;
 use crate::models::json::invalid;
 use crate::models::resident::run_resident;
+use crate::models::saturating_product;
 
 /// The word-embedding table's name within the embeddings layer.
 pub const WORD_TABLE: &str = "word_embeddings.weight";
@@ -195,8 +196,7 @@ impl BertModel {
             c.num_attention_heads(),
         ]
         .map(|n| n as u64);
-        // Saturating: absurd sizes give u64::MAX (never fits) instead of wrapping to a small number.
-        let product = |factors: &[u64]| factors.iter().fold(1u64, |acc, &f| acc.saturating_mul(f));
+        let product = saturating_product;
         let per_token = product(&[16, h])
             .saturating_add(product(&[2, i]))
             .saturating_add(4);

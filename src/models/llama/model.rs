@@ -8,6 +8,7 @@ use crate::models::llama::block::{LayerCache, Positions, decoder_block};
 use crate::models::llama::config::LlamaConfig;
 use crate::models::llama::rope::{angle_tables, inverse_frequencies};
 use crate::models::ops::rms_norm;
+use crate::models::saturating_product;
 
 /// The final norm's layer name.
 pub const NORM_LAYER: &str = "model.norm";
@@ -147,9 +148,8 @@ impl LlamaModel {
     /// Bytes of the KV cache for `positions` (f32 keys and values of every layer).
     pub fn cache_bytes(&self, positions: u64) -> u64 {
         let c = &self.config;
-        [c.layers, c.kv_heads, c.head_dim, 2, 4]
-            .iter()
-            .fold(positions, |acc, &n| acc.saturating_mul(n as u64))
+        let dims = [c.layers, c.kv_heads, c.head_dim, 2, 4].map(|n| n as u64);
+        saturating_product(&dims).saturating_mul(positions)
     }
 }
 

@@ -1,0 +1,214 @@
+//! Linear layers computed on weights where they lie in wasm memory: a decode step's projections
+//! on the CPU path, and the output projection of a language model on every path.
+//!
+//! A general GEMM packs its operands into blocks before multiplying, which pays off for many rows
+//! but is pure copying for the one row a decode step has. Here each weight row is read once, in
+//! place, against every input row, so a step costs one pass over the weights: memory bandwidth,
+//! not packing, is the limit.
+
+use crate::exec::{HostTensor, HostValues};
+
+/// Weight rows handled together: each input value is loaded once for all of them.
+const ROW_GROUP: usize = 4;
+
+/// Rows converted to f32 at a time when the weights are held in f16.
+const BLOCK_ROWS: usize = 256;
+
+/// `x · Wᵀ`: `x` holds `x.len() / width` input rows of `width` values, `weight` is [outputs,
+/// width] (PyTorch's `nn.Linear` layout, checked by the caller). Returns [rows, outputs].
+pub(crate) fn linear(weight: &HostTensor, x: &[f32], width: usize) -> Vec<f32> {
+    let outputs = weight.shape.first().copied().unwrap_or(0);
+    let rows = x.len().checked_div(width).unwrap_or(0);
+    let mut out = vec![0f32; rows * outputs];
+    match weight.data.as_f32() {
+        Some(values) => multiply(values, x, width, outputs, 0, &mut out),
+        None => multiply_widened(&weight.data, x, width, outputs, &mut out),
+    }
+    out
+}
+
+/// [`linear`] for weights held in f16: widened a block of rows at a time, so the temporary stays
+/// small whatever the table's size.
+fn multiply_widened(data: &HostValues, x: &[f32], width: usize, outputs: usize, out: &mut [f32]) {
+    let mut block = Vec::with_capacity(BLOCK_ROWS * width);
+    for start in (0..outputs).step_by(BLOCK_ROWS) {
+        let end = (start + BLOCK_ROWS).min(outputs);
+        block.clear();
+        data.extend_f32(start * width..end * width, &mut block);
+        multiply(&block, x, width, outputs, start, out);
+    }
+}
+
+/// Writes `out[r][first + o] = x[r] · w[o]` for every row `o` of `w` (rows of `width` values).
+fn multiply(w: &[f32], x: &[f32], width: usize, outputs: usize, first: usize, out: &mut [f32]) {
+    let groups = w.chunks_exact(width * ROW_GROUP);
+    let done = groups.len() * ROW_GROUP;
+    for (g, group) in groups.enumerate() {
+        for (r, input) in x.chunks_exact(width).enumerate() {
+            let sums = dot_group(group, input);
+            let at = r * outputs + first + g * ROW_GROUP;
+            out[at..at + ROW_GROUP].copy_from_slice(&sums);
+        }
+    }
+    for (o, row) in w[done * width..].chunks_exact(width).enumerate() {
+        for (r, input) in x.chunks_exact(width).enumerate() {
+            out[r * outputs + first + done + o] = dot(row, input);
+        }
+    }
+}
+
+/// The dot products of [`ROW_GROUP`] consecutive weight rows (`rows`, each as long as `x`) with
+/// `x`.
+fn dot_group(rows: &[f32], x: &[f32]) -> [f32; ROW_GROUP] {
+    let width = x.len();
+    assert_eq!(rows.len(), width * ROW_GROUP, "a whole group of rows");
+    let whole = simd::whole(width);
+    // SAFETY: `rows` holds ROW_GROUP rows of `width` values (asserted) and `x` holds `width`;
+    // the kernel reads the first `whole` ≤ `width` values of each.
+    let mut totals = unsafe { simd::dot_group(rows.as_ptr(), x.as_ptr(), width, whole) };
+    for (r, total) in totals.iter_mut().enumerate() {
+        let row = &rows[r * width..(r + 1) * width];
+        let tail: f32 = (row[whole..].iter().zip(&x[whole..]))
+            .map(|(a, b)| a * b)
+            .sum();
+        *total += tail;
+    }
+    totals
+}
+
+/// One dot product with eight independent sums.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut sums = [0f32; 8];
+    let (a8, a_rest) = a.split_at(a.len() / 8 * 8);
+    let (b8, b_rest) = b.split_at(a8.len());
+    for (x, y) in a8.chunks_exact(8).zip(b8.chunks_exact(8)) {
+        for i in 0..8 {
+            sums[i] += x[i] * y[i];
+        }
+    }
+    let tail: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
+    sums.iter().sum::<f32>() + tail
+}
+
+/// The row-group kernel with wasm SIMD128: two 4-lane sums per row, eight independent chains.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use core::arch::wasm32::{f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128};
+
+    use super::ROW_GROUP;
+
+    /// How many leading values of a row of `width` the kernel covers (the rest is the caller's).
+    pub(super) fn whole(width: usize) -> usize {
+        width / 8 * 8
+    }
+
+    /// # Safety
+    /// `rows` points at `ROW_GROUP` rows of `width` values, `x` at `width` values; `whole` ≤
+    /// `width` is a multiple of 8.
+    pub(super) unsafe fn dot_group(
+        rows: *const f32,
+        x: *const f32,
+        width: usize,
+        whole: usize,
+    ) -> [f32; ROW_GROUP] {
+        let load = |p: *const f32| unsafe { (p as *const v128).read_unaligned() };
+        let mut lo = [f32x4_splat(0.0); ROW_GROUP];
+        let mut hi = [f32x4_splat(0.0); ROW_GROUP];
+        let mut at = 0;
+        while at < whole {
+            let (x_lo, x_hi) = unsafe { (load(x.add(at)), load(x.add(at + 4))) };
+            for r in 0..ROW_GROUP {
+                let w = unsafe { rows.add(r * width + at) };
+                let (w_lo, w_hi) = unsafe { (load(w), load(w.add(4))) };
+                lo[r] = f32x4_add(lo[r], f32x4_mul(w_lo, x_lo));
+                hi[r] = f32x4_add(hi[r], f32x4_mul(w_hi, x_hi));
+            }
+            at += 8;
+        }
+        let mut totals = [0f32; ROW_GROUP];
+        for r in 0..ROW_GROUP {
+            let v = f32x4_add(lo[r], hi[r]);
+            totals[r] = (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v))
+                + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v));
+        }
+        totals
+    }
+}
+
+/// The row-group kernel elsewhere: eight lanes per row, which the compiler vectorises.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod simd {
+    use super::ROW_GROUP;
+
+    /// How many leading values of a row of `width` the kernel covers (the rest is the caller's).
+    pub(super) fn whole(width: usize) -> usize {
+        width / 8 * 8
+    }
+
+    /// # Safety
+    /// `rows` points at `ROW_GROUP` rows of `width` values, `x` at `width` values; `whole` ≤
+    /// `width` is a multiple of 8.
+    pub(super) unsafe fn dot_group(
+        rows: *const f32,
+        x: *const f32,
+        width: usize,
+        whole: usize,
+    ) -> [f32; ROW_GROUP] {
+        // SAFETY: the caller's contract.
+        let (rows, x) = unsafe {
+            (
+                std::slice::from_raw_parts(rows, width * ROW_GROUP),
+                std::slice::from_raw_parts(x, width),
+            )
+        };
+        let mut totals = [0f32; ROW_GROUP];
+        for (r, total) in totals.iter_mut().enumerate() {
+            *total = super::dot(&rows[r * width..r * width + whole], &x[..whole]);
+        }
+        totals
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(w: &[f32], x: &[f32], width: usize) -> Vec<f32> {
+        let outputs = w.len() / width;
+        let mut out = Vec::new();
+        for input in x.chunks(width) {
+            for row in w.chunks(width) {
+                out.push(row.iter().zip(input).map(|(a, b)| a * b).sum());
+            }
+        }
+        assert_eq!(out.len(), outputs * (x.len() / width));
+        out
+    }
+
+    #[test]
+    fn f32_and_f16_weights_match_a_plain_product_at_every_shape() {
+        // Widths and output counts around the eight lanes and the row group, one and several rows.
+        for (outputs, width, rows) in [(1, 1, 1), (3, 7, 2), (4, 8, 1), (9, 19, 3), (300, 19, 1)] {
+            let values: Vec<f32> = (0..outputs * width)
+                .map(|i| ((i * 7919) % 13) as f32 * 0.25 - 1.5)
+                .collect();
+            let x: Vec<f32> = (0..rows * width).map(|i| i as f32 * 0.5 - 4.0).collect();
+            let expected = plain(&values, &x, width);
+            let halves: Vec<half::f16> = values.iter().map(|&v| half::f16::from_f32(v)).collect();
+            let tables = [
+                HostTensor::f32(vec![outputs, width], values.clone()),
+                HostTensor {
+                    shape: vec![outputs, width],
+                    data: HostValues::from(halves),
+                },
+            ];
+            for table in tables {
+                let got = linear(&table, &x, width);
+                assert_eq!(got.len(), expected.len(), "{outputs}×{width}, {rows} rows");
+                for (g, e) in got.iter().zip(&expected) {
+                    assert!((g - e).abs() < 1e-3 * e.abs().max(1.0), "{g} vs {e}");
+                }
+            }
+        }
+    }
+}
