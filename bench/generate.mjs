@@ -5,7 +5,7 @@
 //   1. CPU: wllama f16 and q4_1 (1 thread), webvram's CPU path (vram 'cpu') and webvram `auto` (wvauto);
 //   2. SwiftShader WebGPU: webvram at 100 / 50 / 25 / 0 % GPU budgets (short case: SwiftShader is slow).
 // Writes bench/out/generate.json (both runs' JSON) and prints a markdown table. Build the package first.
-//   node bench/generate.mjs [--quick]     --quick: 1 rep, fewer tokens (a smoke run)
+//   node bench/generate.mjs [--quick] [--part cpu|webgpu]   --quick: 1 rep, fewer tokens (a smoke run)
 // env: PEER_BENCH (default ../shared/peer-bench), DATA, CHROMIUM (see the peer bench README).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,12 @@ import path from 'node:path';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const peer = path.resolve(root, process.env.PEER_BENCH || '../shared/peer-bench', 'llm');
 const quick = process.argv.includes('--quick');
+// --part cpu|webgpu runs one half (the other half's earlier results are kept in the table).
+const partAt = process.argv.indexOf('--part');
+const part = partAt > 0 ? process.argv[partAt + 1] : 'all';
+const previous = (name) => {
+  try { return JSON.parse(readFileSync(path.join(out, `generate-${name}.json`), 'utf8')); } catch { return { error: `${name}: not run` }; }
+};
 const out = path.join(root, 'bench/out');
 mkdirSync(out, { recursive: true });
 
@@ -31,17 +37,19 @@ function run(name, args) {
 }
 
 const page = (runtime, query = '') => ['--page', `${runtime}=/repo/bench/llm.html${query}`];
-const cpu = run('cpu', [
+const cpu = part === 'webgpu' ? previous('cpu') : run('cpu', [
   ...page('webvram'), ...page('wvauto', '?mode=auto'),
   '--configs', 'f16:cpu:1,q4_1:cpu:1,webvram:f16:cpu:1,wvauto:f16:cpu:1',
   '--cases', quick ? 'chat_colors:8' : 'chat_colors:32,text_bread:32,long_bees:16',
   '--reps', quick ? '1' : '3',
 ]);
 const budgets = [100, 50, 25, 0];
-const gpu = run('webgpu', [
+const gpu = part === 'cpu' ? previous('webgpu') : run('webgpu', [
   ...budgets.flatMap((b) => page(`wv${b}`, `?budget=${b}`)),
   '--configs', budgets.map((b) => `wv${b}:f16:webgpu:1`).join(','),
-  '--cases', quick ? 'text_bread:2' : 'text_bread:4',
+  // 8 tokens: decode steps 1–2 upload the non-resident layers, 3–4 compute them on the CPU, and
+  // 5–7 use the faster (the measured decode split, reported in the JSON).
+  '--cases', quick ? 'text_bread:2' : 'text_bread:8',
   '--reps', '1', '--warmup', '0',
 ]);
 writeFileSync(path.join(out, 'generate.json'), JSON.stringify({ cpu, webgpu: gpu }, null, 1));
@@ -53,11 +61,12 @@ for (const [label, result] of [['cpu', cpu], ['webgpu', gpu]]) {
     const r = result.results?.[name] || {};
     for (const [c, k] of Object.entries(s.cases || {})) {
       rows.push(`| ${name} | ${r.settings?.vramState ?? (label === 'cpu' ? 'wasm' : '')} | ${c} | ${k.prompt_tokens ?? ''} | `
-        + `${k.prefill_tokens_per_s ?? ''} | ${k.decode_tokens_per_s ?? ''} | ${k.same_ids ?? ''} |`);
+        + `${k.prefill_tokens_per_s ?? ''} | ${k.decode_tokens_per_s ?? ''} | ${k.same_ids ?? ''} | `
+        + `${r.webvram?.last_stats?.decodeSplit?.nonResidentOn ?? ''} |`);
     }
-    if (s.error || s.skipped) rows.push(`| ${name} | | ${s.skipped ? 'skipped' : 'error'}: ${String(s.error).slice(0, 80)} | | | | |`);
+    if (s.error || s.skipped) rows.push(`| ${name} | | ${s.skipped ? 'skipped' : 'error'}: ${String(s.error).slice(0, 80)} | | | | | |`);
   }
 }
-console.log('| configuration | state | case | prompt tokens | prefill tok/s | decode tok/s | same ids as wllama |');
-console.log('|---|---|---|---|---|---|---|');
+console.log('| configuration | state | case | prompt tokens | prefill tok/s | decode tok/s | same ids as wllama | decode split |');
+console.log('|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);

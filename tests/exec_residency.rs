@@ -10,7 +10,7 @@ use exec_support::{
     setup, write,
 };
 use pollster::block_on;
-use webvram::exec::{BooksCheck, Executor, ForwardStats, SynthMlp};
+use webvram::exec::{BooksCheck, Executor, ForwardStats, NonResident, SynthMlp};
 use webvram::manager::{InferenceEstimate, LoadRequest, Manager, Tier};
 use webvram::policy::{Decision, Options, VramState};
 use webvram::weights::ConvertTarget;
@@ -412,4 +412,48 @@ fn a_stray_arriving_layer_is_refused_by_name() {
     );
     assert_eq!(manager.gpu_bytes(), MODEL.bytes());
     assert!(exec.books(&manager).agrees);
+}
+
+/// llama.cpp's `-ngl` split: with [`NonResident::OnCpu`] the layers the GPU does not hold run on
+/// burn's CPU backend over their wasm bytes, with the activation moved across. Same output as
+/// uploading them (f32 on both; the CPU's summation order differs, within 1e-5 relative to
+/// the f64 reference), nothing uploaded, no GPU memory beyond the resident layers.
+#[test]
+fn non_resident_layers_computed_on_the_cpu_give_the_same_output_without_uploads() {
+    let url = write(&MODEL, "split");
+    let reference = MODEL.reference(&MODEL.input_values(BATCH), BATCH);
+    for (label, decision) in [
+        ("LOW 50%", budget(VramState::LowVram, 50)),
+        ("NO_VRAM", budget(VramState::NoVram, 100)),
+        ("HIGH", budget(VramState::HighVram, 200)),
+    ] {
+        let (mut manager, mut exec, id) = setup(decision, load_all(&url));
+        let plan = manager.load_models_gpu(&LoadRequest::new([id]), 1).unwrap();
+        block_on(exec.apply(&mut manager, &plan)).unwrap();
+        let resident = (manager.gpu_bytes() / MODEL.layer_bytes()) as usize;
+        let run = |split| {
+            let input = MODEL.input(BATCH, exec.device());
+            let (output, stats) = block_on(exec.forward_split(id, &MODEL, input, split)).unwrap();
+            (block_on(exec.read(output)).unwrap(), stats)
+        };
+        let (uploaded, _) = run(NonResident::Upload);
+        let (split, stats) = run(NonResident::OnCpu);
+        let off_gpu = MODEL.layers - resident;
+        assert_eq!(stats.cpu_layers, off_gpu, "{label}: {stats:?}");
+        assert_eq!(
+            (stats.streamed_layers, stats.uploaded_bytes),
+            (0, 0),
+            "{label}"
+        );
+        assert_eq!(stats.peak_streamed_bytes, 0, "{label}");
+        // A move wherever the device changes; none when every layer is resident.
+        assert_eq!(stats.device_moves > 0, off_gpu > 0, "{label}: {stats:?}");
+        assert!(stats.device_moves <= 2 * off_gpu, "{label}: {stats:?}");
+        let error = relative_error(&split, &reference);
+        println!("{label}: {off_gpu} layers on the CPU, {error:.3e} relative to the f64 reference");
+        assert!(error <= 1e-5, "{label}: {error}");
+        assert!(relative_error_f32(&split, &uploaded) <= 1e-5, "{label}");
+        let books = exec.books(&manager);
+        assert!(books.agrees, "{label}: {books:?}");
+    }
 }

@@ -387,3 +387,56 @@ fn a_context_whose_kv_cache_cannot_fit_is_refused_before_any_work() {
     block_on(rt.generate(id, &Prompt::Text("Hello".into()), &options, |_, _| {}))
         .expect("a short context fits");
 }
+
+#[test]
+fn decode_steps_measure_where_non_resident_layers_run_and_the_model_remembers() {
+    // 64 MiB: four blocks resident on lavapipe, 26 (and the norm) off the GPU. The first
+    // generation uploads them for decode steps 1–2 and computes them on the CPU for 3–4, then
+    // keeps the faster; the second starts from that answer.
+    let mut rt = runtime(VramMode::Low, Some(64 << 20));
+    if rt.gpu().is_none() {
+        eprintln!("no Vulkan adapter: skipped");
+        return;
+    }
+    let id = load(&mut rt);
+    let case = (reference().prompts.into_iter())
+        .find(|c| c.name == "text_bread")
+        .expect("text_bread case");
+    let run = |rt: &mut Runtime, steps: usize| {
+        let options = GenerateOptions {
+            max_new_tokens: steps,
+            ..GenerateOptions::default()
+        };
+        let prompt = Prompt::Text(case.text.clone());
+        block_on(rt.generate(id, &prompt, &options, |_, _| {})).expect("generate")
+    };
+    let first = run(&mut rt, 8);
+    assert_greedy("split", &first.tokens, &case);
+    let s = &first.stats;
+    let off_gpu = 31 - gpu_layers(&rt);
+    assert!(off_gpu > 0 && off_gpu < 31, "{off_gpu} layers off the GPU");
+    let split = &s.decode_split;
+    eprintln!("decode split: {split:?}");
+    assert!(matches!(split.non_resident_on, "cpu" | "gpu"), "{split:?}");
+    assert!(split.upload_step_ms.is_some() && split.cpu_step_ms.is_some());
+    assert!(split.reason.starts_with("measured:"), "{}", split.reason);
+    // Steps 3 and 4 ran the off-GPU layers on the CPU, and steps 5–7 did too if it won.
+    let cpu_steps = if split.non_resident_on == "cpu" { 5 } else { 2 };
+    assert_eq!(s.forward.cpu_layers, cpu_steps * off_gpu, "{:?}", s.forward);
+    assert!(s.forward.device_moves >= cpu_steps, "{:?}", s.forward);
+    let books = rt.system_stats().books;
+    assert!(books.agrees && books.host_agrees, "{books:?}");
+
+    let second = run(&mut rt, 4);
+    assert_eq!(
+        second.tokens,
+        first.tokens[..4],
+        "the same ids from a remembered split"
+    );
+    assert_eq!(
+        &second.stats.decode_split, split,
+        "remembered, not measured again"
+    );
+    let cpu_steps = if split.non_resident_on == "cpu" { 3 } else { 0 };
+    assert_eq!(second.stats.forward.cpu_layers, cpu_steps * off_gpu);
+}

@@ -92,15 +92,19 @@ export function createChat(hooks) {
     }
   }
 
-  /** "12 tokens (length) · prefill 35 tokens in 0.4 s · 16.2 tokens/s · 31 layers on the CPU". */
+  /** "12 tokens (length) · prompt 35 tokens in 0.40 s · 16.2 tokens/s · all 31 layers on the CPU · …". */
   function describe({ finishReason, stats }) {
-    const where = stats.streamedLayers
-      ? `${stats.streamedLayers} of ${stats.layers} layers streamed per token (${formatBytes(stats.streamedBytesPerToken)})`
-      : `all ${stats.layers} layers resident`;
+    let where = `all ${stats.layers} layers resident`;
+    if (stats.streamedLayers) {
+      where = `${stats.streamedLayers} of ${stats.layers} layers streamed per token (${formatBytes(stats.streamedBytesPerToken)})`;
+    } else if (stats.decodeSplit.nonResidentOn === 'cpu') {
+      where = 'the layers the GPU does not hold ran on the CPU';
+    }
     const onCpu = hooks.runtime()?.vramState === 'DISABLED' ? `all ${stats.layers} layers on the CPU` : where;
+    const split = stats.decodeSplit.nonResidentOn === 'none' ? '' : ` · decode split: ${stats.decodeSplit.reason}`;
     return `${stats.generatedTokens} tokens (${finishReason}) · prompt ${stats.promptTokens} tokens in`
       + ` ${formatSeconds(stats.prefillMs)} · ${stats.decodeTokensPerS.toFixed(1)} tokens/s · ${onCpu}`
-      + ` · KV cache ${formatBytes(stats.peakKvCacheBytes)}`;
+      + ` · KV cache ${formatBytes(stats.peakKvCacheBytes)}${split}`;
   }
 
   parts.load.addEventListener('click', () => hooks.exclusive(load));

@@ -1,12 +1,27 @@
 //! The layered forward pass: resident layers used in place, the others streamed in one at a time
 //! with the next one's upload issued before the current one's compute (ComfyUI's cast weights).
 
+use burn::tensor::Device;
+
 use crate::exec::error::ExecError;
 use crate::exec::executor::Executor;
 use crate::exec::layer::LayerWeights;
 use crate::exec::model::LayeredModel;
 use crate::exec::slot::{Slot, host_bytes_of};
+use crate::exec::watch::classify;
 use crate::manager::ModelId;
+
+/// Where a forward pass on a GPU runs the layers that are not resident there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NonResident {
+    /// Uploaded just before their turn and dropped after (ComfyUI's streaming).
+    #[default]
+    Upload,
+    /// Computed on the CPU where their bytes lie in wasm memory, nothing uploaded (llama.cpp's
+    /// `-ngl` split). Only for a model that [`can_move`](LayeredModel::can_move); others upload.
+    OnCpu,
+}
 
 /// What one [`Executor::forward`] call did with the weights.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -21,8 +36,14 @@ pub struct ForwardStats {
     pub resident_bytes: u64,
     /// Bytes uploaded for this call: the non-resident layers' bytes, each once.
     pub uploaded_bytes: u64,
-    /// Of those, bytes first brought back through the [`LayerSource`](crate::exec::LayerSource).
+    /// Of those, bytes first brought back through the [`LayerSource`](crate::exec::LayerSource)
+    /// (with [`NonResident::OnCpu`], also those of layers computed on the CPU).
     pub fetched_bytes: u64,
+    /// Layers computed on the CPU from wasm memory while the others ran on the GPU
+    /// ([`NonResident::OnCpu`]).
+    pub cpu_layers: usize,
+    /// Times the activation moved between the GPU and the CPU.
+    pub device_moves: usize,
     /// The most bytes of streamed weights alive on the device at once.
     pub peak_streamed_bytes: u64,
     /// The bound `peak_streamed_bytes` never exceeds: the largest sum of two streamed layers
@@ -44,6 +65,8 @@ impl ForwardStats {
         self.resident_bytes += later.resident_bytes;
         self.uploaded_bytes += later.uploaded_bytes;
         self.fetched_bytes += later.fetched_bytes;
+        self.cpu_layers += later.cpu_layers;
+        self.device_moves += later.device_moves;
         self.peak_streamed_bytes = self.peak_streamed_bytes.max(later.peak_streamed_bytes);
         self.streamed_bound_bytes = self.streamed_bound_bytes.max(later.streamed_bound_bytes);
         self.peak_pool_in_use = self.peak_pool_in_use.max(later.peak_pool_in_use);
@@ -77,19 +100,63 @@ impl Executor {
         model: &M,
         input: M::Activation,
     ) -> Result<(M::Activation, ForwardStats), ExecError> {
+        self.forward_split(id, model, input, NonResident::Upload)
+            .await
+    }
+
+    /// [`forward`](Self::forward), with the non-resident layers run where `split` says. With
+    /// [`NonResident::OnCpu`] on a GPU, nothing is uploaded: each layer without GPU weights runs
+    /// on burn's CPU backend over its bytes in wasm memory (fetched through the source first
+    /// when the host tier does not hold it), and the model moves the activation across
+    /// ([`LayeredModel::move_to`]) where consecutive layers run on different devices. The output
+    /// stays where the last layer ran ([`read`](Self::read) reads either).
+    ///
+    /// # Errors
+    /// As [`forward`](Self::forward), plus a failed move.
+    pub async fn forward_split<M: LayeredModel>(
+        &self,
+        id: ModelId,
+        model: &M,
+        input: M::Activation,
+        split: NonResident,
+    ) -> Result<(M::Activation, ForwardStats), ExecError> {
         self.watch.check()?;
         let slots = self.slots(id)?;
         check_layers(id, slots, model)?;
+        let cpu = (split == NonResident::OnCpu && model.can_move() && self.compute.gpu().is_some())
+            .then(Device::flex);
+        let on_cpu = |slot: &Slot| cpu.is_some() && slot.gpu.is_none();
         let mut stats = ForwardStats {
             layers: slots.len(),
-            streamed_bound_bytes: streamed_bound(slots),
+            streamed_bound_bytes: streamed_bound(slots.iter().filter(|s| !on_cpu(s))),
             pool_in_use_before: self.pool_in_use(),
             ..ForwardStats::default()
         };
         stats.peak_pool_in_use = stats.pool_in_use_before;
         let mut prefetched: Option<(usize, LayerWeights)> = None;
         let mut activation = input;
+        let mut activation_on_cpu = false;
         for (index, slot) in slots.iter().enumerate() {
+            let device = match (&cpu, on_cpu(slot)) {
+                (Some(cpu), true) => cpu,
+                _ => self.device(),
+            };
+            if model.can_move() {
+                activation = (model.move_to(index, activation, device).await)
+                    .map_err(|err| self.classified(err))?;
+                if activation_on_cpu != on_cpu(slot) {
+                    activation_on_cpu = on_cpu(slot);
+                    stats.device_moves += 1;
+                }
+            }
+            if on_cpu(slot) {
+                let copy = host_bytes_of(slot, id, self.source()).await?;
+                stats.fetched_bytes += copy.fetched_bytes();
+                let weights = LayerWeights::share_on_cpu(copy.layer(), device);
+                activation = model.run_layer(index, &weights, activation)?;
+                stats.cpu_layers += 1;
+                continue;
+            }
             let streamed = match (&slot.gpu, prefetched.take()) {
                 (Some(_), pending) => {
                     prefetched = pending;
@@ -99,8 +166,10 @@ impl Executor {
                 (None, Some((at, weights))) if at == index => Some(weights),
                 (None, _) => Some(self.stream_in(id, slot, &mut stats).await?),
             };
+            let next =
+                (index + 1..slots.len()).find(|&j| slots[j].gpu.is_none() && !on_cpu(&slots[j]));
             if prefetched.is_none()
-                && let Some(next) = (index + 1..slots.len()).find(|&j| slots[j].gpu.is_none())
+                && let Some(next) = next
             {
                 let weights = self.stream_in(id, &slots[next], &mut stats).await?;
                 prefetched = Some((next, weights));
@@ -118,6 +187,14 @@ impl Executor {
             drop(streamed);
         }
         Ok((activation, stats))
+    }
+
+    /// A move's error, with a lost device recognised as such.
+    fn classified(&self, err: ExecError) -> ExecError {
+        match err {
+            ExecError::Backend { message } => classify(message, &self.watch),
+            other => other,
+        }
     }
 
     /// Uploads a non-resident layer for this call.
@@ -164,8 +241,8 @@ fn check_layers<M: LayeredModel>(id: ModelId, slots: &[Slot], model: &M) -> Resu
 
 /// The largest streamed bytes alive at once: the largest sum of two consecutive non-resident
 /// layers (in execution order, resident ones skipped), or the largest single one.
-fn streamed_bound(slots: &[Slot]) -> u64 {
-    let streamed: Vec<u64> = (slots.iter())
+fn streamed_bound<'s>(slots: impl Iterator<Item = &'s Slot>) -> u64 {
+    let streamed: Vec<u64> = slots
         .filter(|slot| slot.gpu.is_none())
         .map(|slot| slot.bytes)
         .collect();
@@ -189,9 +266,10 @@ mod tests {
 
     #[test]
     fn the_bound_is_the_largest_adjacent_pair_of_streamed_layers() {
-        assert_eq!(streamed_bound(&[]), 0);
-        assert_eq!(streamed_bound(&[slot(7)]), 7);
-        assert_eq!(streamed_bound(&[slot(1), slot(5), slot(2), slot(4)]), 7);
-        assert_eq!(streamed_bound(&[slot(9), slot(1), slot(1)]), 10);
+        let bound = |slots: &[Slot]| streamed_bound(slots.iter());
+        assert_eq!(bound(&[]), 0);
+        assert_eq!(bound(&[slot(7)]), 7);
+        assert_eq!(bound(&[slot(1), slot(5), slot(2), slot(4)]), 7);
+        assert_eq!(bound(&[slot(9), slot(1), slot(1)]), 10);
     }
 }

@@ -63,7 +63,7 @@ pub use books::{BOOKS_SLACK_BYTES, BOOKS_SLACK_DIVISOR, BooksCheck};
 pub use compute::Compute;
 pub use error::ExecError;
 pub use executor::Executor;
-pub use forward::ForwardStats;
+pub use forward::{ForwardStats, NonResident};
 pub use host::{HostLayer, HostTensor, HostValues, HostValuesBuilder};
 pub use host_sink::{HostSink, LayerOf, expected_tensors};
 pub use layer::LayerWeights;

@@ -1,7 +1,10 @@
 //! The contract between the executor and a model.
 
+use burn::tensor::Device;
+
 use crate::exec::error::ExecError;
 use crate::exec::layer::LayerWeights;
+use crate::exec::source::LocalFuture;
 
 /// A model the executor can run layer by layer.
 ///
@@ -26,4 +29,34 @@ pub trait LayeredModel {
         weights: &LayerWeights,
         input: Self::Activation,
     ) -> Result<Self::Activation, ExecError>;
+
+    /// Whether [`move_to`](Self::move_to) can move this model's activations between devices,
+    /// so that layers held in wasm memory may run on the CPU while the rest run on the GPU
+    /// ([`NonResident::OnCpu`], llama.cpp's `-ngl` split). Without it every layer runs on the
+    /// executor's device.
+    ///
+    /// [`NonResident::OnCpu`]: crate::exec::NonResident::OnCpu
+    fn can_move(&self) -> bool {
+        false
+    }
+
+    /// Moves what layer `index` reads onto `device` (the activation, and whatever the model
+    /// keeps for that layer, such as its KV cache), leaving what is already there. Called before
+    /// every layer of a model that [`can_move`](Self::can_move); reading a GPU tensor back is
+    /// asynchronous in a browser, hence the future. The default leaves everything in place.
+    ///
+    /// # Errors
+    /// [`ExecError::Backend`] (or [`ExecError::DeviceLost`]) when a read back fails.
+    fn move_to<'a>(
+        &'a self,
+        index: usize,
+        input: Self::Activation,
+        device: &'a Device,
+    ) -> LocalFuture<'a, Result<Self::Activation, ExecError>>
+    where
+        Self::Activation: 'a,
+    {
+        let _ = (index, device);
+        Box::pin(async { Ok(input) })
+    }
 }

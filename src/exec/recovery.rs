@@ -5,7 +5,7 @@ use burn::tensor::Device;
 use crate::exec::apply::ApplyReport;
 use crate::exec::error::ExecError;
 use crate::exec::executor::Executor;
-use crate::exec::forward::ForwardStats;
+use crate::exec::forward::{ForwardStats, NonResident};
 use crate::exec::model::LayeredModel;
 use crate::manager::{LoadRequest, Manager, ModelId};
 use crate::policy::LearnedBudget;
@@ -64,15 +64,32 @@ impl Executor {
         input: impl Fn(&Device) -> Result<M::Activation, ExecError>,
         now_ms: u64,
     ) -> Result<Run<M::Activation>, ExecError> {
-        match self
-            .attempt(manager, id, model, request, &input, now_ms)
-            .await
-        {
+        let split = NonResident::Upload;
+        (self.load_and_run_split(manager, id, model, request, input, split, now_ms)).await
+    }
+
+    /// [`load_and_run`](Self::load_and_run) with the non-resident layers run where `split`
+    /// says ([`forward_split`](Self::forward_split)).
+    ///
+    /// # Errors
+    /// As [`load_and_run`](Self::load_and_run).
+    #[allow(clippy::too_many_arguments)] // the same call as load_and_run, plus the split
+    pub async fn load_and_run_split<M: LayeredModel>(
+        &mut self,
+        manager: &mut Manager,
+        id: ModelId,
+        model: &M,
+        request: &LoadRequest,
+        input: impl Fn(&Device) -> Result<M::Activation, ExecError>,
+        split: NonResident,
+        now_ms: u64,
+    ) -> Result<Run<M::Activation>, ExecError> {
+        let first = (self.attempt(manager, id, model, request, &input, split, now_ms)).await;
+        match first {
             Err(ExecError::OutOfMemory { .. }) => {
                 let learned = self.recover_from_oom(manager, now_ms).await?;
-                let mut run = self
-                    .attempt(manager, id, model, request, &input, now_ms)
-                    .await?;
+                let retry = self.attempt(manager, id, model, request, &input, split, now_ms);
+                let mut run = retry.await?;
                 run.oom = Some(learned);
                 Ok(run)
             }
@@ -81,6 +98,7 @@ impl Executor {
     }
 
     /// One load-apply-forward attempt.
+    #[allow(clippy::too_many_arguments)]
     async fn attempt<M: LayeredModel>(
         &mut self,
         manager: &mut Manager,
@@ -88,11 +106,13 @@ impl Executor {
         model: &M,
         request: &LoadRequest,
         input: &impl Fn(&Device) -> Result<M::Activation, ExecError>,
+        split: NonResident,
         now_ms: u64,
     ) -> Result<Run<M::Activation>, ExecError> {
         let plan = manager.load_models_gpu(request, now_ms)?;
         let load = self.apply(manager, &plan).await?;
-        let (output, stats) = self.forward(id, model, input(self.device())?).await?;
+        let input = input(self.device())?;
+        let (output, stats) = self.forward_split(id, model, input, split).await?;
         Ok(Run {
             output,
             stats,

@@ -86,14 +86,19 @@ impl HostCopy<'_> {
         compute: &Compute,
         simulated_capacity: Option<u64>,
     ) -> Result<(LayerWeights, u64), ExecError> {
-        let fetched = match &self {
-            Self::Held(_) => 0,
-            Self::Fetched(layer) => layer.bytes(),
-        };
+        let fetched = self.fetched_bytes();
         Ok((
             upload(compute, self.layer(), simulated_capacity).await?,
             fetched,
         ))
+    }
+
+    /// Bytes fetched for this use (0 for the slot's own copy).
+    pub fn fetched_bytes(&self) -> u64 {
+        match self {
+            Self::Held(_) => 0,
+            Self::Fetched(layer) => layer.bytes(),
+        }
     }
 
     /// The fetched layer, if it was fetched.

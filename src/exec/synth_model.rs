@@ -9,6 +9,7 @@ use crate::exec::error::ExecError;
 use crate::exec::host::{HostLayer, HostTensor};
 use crate::exec::layer::LayerWeights;
 use crate::exec::model::LayeredModel;
+use crate::exec::source::LocalFuture;
 use crate::manager::{Dtype, InferenceEstimate, LayerSpec, ModelSpec};
 use crate::weights::ConvertTarget;
 use crate::weights::Dtype as StoredDtype;
@@ -172,6 +173,31 @@ impl LayeredModel for SynthMlp {
 
     fn layer_names(&self) -> Vec<String> {
         self.names()
+    }
+
+    fn can_move(&self) -> bool {
+        true
+    }
+
+    /// The activation is all the model carries: read back and recreated on `device`.
+    fn move_to<'a>(
+        &'a self,
+        _index: usize,
+        input: Tensor<2>,
+        device: &'a Device,
+    ) -> LocalFuture<'a, Result<Tensor<2>, ExecError>>
+    where
+        Tensor<2>: 'a,
+    {
+        Box::pin(async move {
+            if input.device() == *device {
+                return Ok(input);
+            }
+            let data = (input.into_data_async().await).map_err(|err| ExecError::Backend {
+                message: err.to_string(),
+            })?;
+            Ok(Tensor::from_data(data, device))
+        })
     }
 
     fn run_layer(

@@ -88,7 +88,7 @@ pub(crate) async fn read_back<const D: usize>(
 
 /// burn's only sign of a lost device is its text: `ExecutionError::DevicePoisoned` displays as
 /// "The device is poisoned", and a deferred read carries the same words inside a storage error.
-fn classify(message: String, watch: &DeviceWatch) -> ExecError {
+pub(crate) fn classify(message: String, watch: &DeviceWatch) -> ExecError {
     if message.contains("device is poisoned") {
         watch.mark_lost(&message);
         ExecError::DeviceLost { reason: message }

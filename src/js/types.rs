@@ -202,7 +202,18 @@ export interface GenerateStats {
   /** Milliseconds in the output projection, over all steps. */
   headMs: number;
   deviceReplaced: boolean;
+  /** Where the decode steps ran the layers the GPU does not hold (measured on the first
+   * generation with enough steps, then remembered by the model). */
+  decodeSplit: DecodeSplit;
   forward: ForwardStats;
+}
+
+/** llama.cpp's `-ngl` split, measured: non-resident layers uploaded per decode step (`'gpu'`)
+ * or computed on the CPU from wasm memory (`'cpu'`); `'none'` when there was nothing to choose. */
+export interface DecodeSplit {
+  nonResidentOn: 'gpu' | 'cpu' | 'none';
+  reason: string;
+  uploadStepMs?: number; cpuStepMs?: number;
 }
 
 /** What `generate` resolves to. */
@@ -224,6 +235,9 @@ export interface ForwardStats {
   layers: number; streamedLayers: number; residentBytes: number; uploadedBytes: number;
   fetchedBytes: number; peakStreamedBytes: number; streamedBoundBytes: number;
   poolInUseBefore: number; peakPoolInUse: number;
+  /** Layers computed on the CPU from wasm memory while the rest ran on the GPU, and how often
+   * the activation crossed between the two. */
+  cpuLayers: number; deviceMoves: number;
 }
 
 /** `embed` options. */

@@ -58,14 +58,43 @@ fn multiply(w: &[f32], x: &[f32], width: usize, outputs: usize, first: usize, ou
 }
 
 /// The dot products of [`ROW_GROUP`] consecutive weight rows (`rows`, each as long as `x`) with
-/// `x`.
+/// `x`: two 4-lane sums per row, eight independent chains, over the first multiple of eight
+/// values; the rest added plainly.
 fn dot_group(rows: &[f32], x: &[f32]) -> [f32; ROW_GROUP] {
     let width = x.len();
     assert_eq!(rows.len(), width * ROW_GROUP, "a whole group of rows");
-    let whole = simd::whole(width);
-    // SAFETY: `rows` holds ROW_GROUP rows of `width` values (asserted) and `x` holds `width`;
-    // the kernel reads the first `whole` ≤ `width` values of each.
-    let mut totals = unsafe { simd::dot_group(rows.as_ptr(), x.as_ptr(), width, whole) };
+    let whole = width / 8 * 8;
+    let mut totals = [0f32; ROW_GROUP];
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use core::arch::wasm32::{f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128};
+        // SAFETY: every load reads 4 values at `at` or `at + 4` < `whole` ≤ `width` within `x`
+        // or within one of the ROW_GROUP rows of `rows` (lengths asserted above); unaligned
+        // loads are allowed.
+        let load = |slice: &[f32], at: usize| {
+            debug_assert!(at + 4 <= slice.len());
+            unsafe { (slice.as_ptr().add(at) as *const v128).read_unaligned() }
+        };
+        let mut lo = [f32x4_splat(0.0); ROW_GROUP];
+        let mut hi = [f32x4_splat(0.0); ROW_GROUP];
+        for at in (0..whole).step_by(8) {
+            let (x_lo, x_hi) = (load(x, at), load(x, at + 4));
+            for r in 0..ROW_GROUP {
+                let start = r * width + at;
+                lo[r] = f32x4_add(lo[r], f32x4_mul(load(rows, start), x_lo));
+                hi[r] = f32x4_add(hi[r], f32x4_mul(load(rows, start + 4), x_hi));
+            }
+        }
+        for (r, total) in totals.iter_mut().enumerate() {
+            let v = f32x4_add(lo[r], hi[r]);
+            *total = (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v))
+                + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v));
+        }
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    for (r, total) in totals.iter_mut().enumerate() {
+        *total = dot(&rows[r * width..r * width + whole], &x[..whole]);
+    }
     for (r, total) in totals.iter_mut().enumerate() {
         let row = &rows[r * width..(r + 1) * width];
         let tail: f32 = (row[whole..].iter().zip(&x[whole..]))
@@ -76,7 +105,7 @@ fn dot_group(rows: &[f32], x: &[f32]) -> [f32; ROW_GROUP] {
     totals
 }
 
-/// One dot product with eight independent sums.
+/// One dot product with eight independent sums (which the compiler turns into SIMD lanes).
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut sums = [0f32; 8];
     let (a8, a_rest) = a.split_at(a.len() / 8 * 8);
@@ -88,85 +117,6 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     }
     let tail: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
     sums.iter().sum::<f32>() + tail
-}
-
-/// The row-group kernel with wasm SIMD128: two 4-lane sums per row, eight independent chains.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-mod simd {
-    use core::arch::wasm32::{f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128};
-
-    use super::ROW_GROUP;
-
-    /// How many leading values of a row of `width` the kernel covers (the rest is the caller's).
-    pub(super) fn whole(width: usize) -> usize {
-        width / 8 * 8
-    }
-
-    /// # Safety
-    /// `rows` points at `ROW_GROUP` rows of `width` values, `x` at `width` values; `whole` ≤
-    /// `width` is a multiple of 8.
-    pub(super) unsafe fn dot_group(
-        rows: *const f32,
-        x: *const f32,
-        width: usize,
-        whole: usize,
-    ) -> [f32; ROW_GROUP] {
-        let load = |p: *const f32| unsafe { (p as *const v128).read_unaligned() };
-        let mut lo = [f32x4_splat(0.0); ROW_GROUP];
-        let mut hi = [f32x4_splat(0.0); ROW_GROUP];
-        let mut at = 0;
-        while at < whole {
-            let (x_lo, x_hi) = unsafe { (load(x.add(at)), load(x.add(at + 4))) };
-            for r in 0..ROW_GROUP {
-                let w = unsafe { rows.add(r * width + at) };
-                let (w_lo, w_hi) = unsafe { (load(w), load(w.add(4))) };
-                lo[r] = f32x4_add(lo[r], f32x4_mul(w_lo, x_lo));
-                hi[r] = f32x4_add(hi[r], f32x4_mul(w_hi, x_hi));
-            }
-            at += 8;
-        }
-        let mut totals = [0f32; ROW_GROUP];
-        for r in 0..ROW_GROUP {
-            let v = f32x4_add(lo[r], hi[r]);
-            totals[r] = (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v))
-                + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v));
-        }
-        totals
-    }
-}
-
-/// The row-group kernel elsewhere: eight lanes per row, which the compiler vectorises.
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-mod simd {
-    use super::ROW_GROUP;
-
-    /// How many leading values of a row of `width` the kernel covers (the rest is the caller's).
-    pub(super) fn whole(width: usize) -> usize {
-        width / 8 * 8
-    }
-
-    /// # Safety
-    /// `rows` points at `ROW_GROUP` rows of `width` values, `x` at `width` values; `whole` ≤
-    /// `width` is a multiple of 8.
-    pub(super) unsafe fn dot_group(
-        rows: *const f32,
-        x: *const f32,
-        width: usize,
-        whole: usize,
-    ) -> [f32; ROW_GROUP] {
-        // SAFETY: the caller's contract.
-        let (rows, x) = unsafe {
-            (
-                std::slice::from_raw_parts(rows, width * ROW_GROUP),
-                std::slice::from_raw_parts(x, width),
-            )
-        };
-        let mut totals = [0f32; ROW_GROUP];
-        for (r, total) in totals.iter_mut().enumerate() {
-            *total = super::dot(&rows[r * width..r * width + whole], &x[..whole]);
-        }
-        totals
-    }
 }
 
 #[cfg(test)]

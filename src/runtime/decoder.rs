@@ -13,6 +13,7 @@ use crate::runtime::Runtime;
 use crate::runtime::models::{Kind, ModelInfo, ModelKind, TOKENIZER_LIMIT};
 use crate::runtime::placement::{PINNED_LAYER, WeightLayout};
 use crate::runtime::sentence::widened;
+use crate::runtime::split::DecodeSplit;
 
 /// The file with the model's default end-of-sequence ids.
 const GENERATION_CONFIG_FILE: &str = "generation_config.json";
@@ -28,6 +29,8 @@ pub struct CausalLm {
     pub(super) eos: Vec<u32>,
     /// The output table's pinned name: [`OUTPUT_TABLE`], or [`EMBED_TABLE`] when tied.
     pub(super) output_table: &'static str,
+    /// Where decode steps run the non-resident layers, once a generation has measured it.
+    pub(super) decode_split: Option<DecodeSplit>,
 }
 
 #[derive(Deserialize)]
@@ -127,6 +130,7 @@ impl Runtime {
             codec,
             eos,
             output_table,
+            decode_split: None,
         };
         self.register_model(placed, base, Kind::CausalLm(Box::new(model)));
         Ok(info)

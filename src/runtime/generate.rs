@@ -6,15 +6,15 @@ use serde::Serialize;
 use web_time::Instant;
 
 use crate::Error;
-use crate::exec::{ExecError, ForwardStats};
+use crate::exec::{ExecError, ForwardStats, NonResident};
 use crate::fetch::{CancelToken, SleepFn};
 use crate::manager::{LoadRequest, ModelId, Workload};
-use crate::models::llama::{
-    EMBED_TABLE, KvCache, Message, TextCodec, check_table, project_on_host,
-};
+use crate::models::llama::{EMBED_TABLE, KvCache, Message, check_table, project_on_host};
 use crate::runtime::Runtime;
-use crate::runtime::models::entry;
+use crate::runtime::generated_text::GeneratedText;
+use crate::runtime::models::{Kind, LoadedModel, entry};
 use crate::runtime::sampling::{Sampler, SamplingOptions};
+use crate::runtime::split::{DecodeSplit, SplitChooser};
 
 /// The longest prompt `generate` takes, in characters: the tokenizer's input is bounded before
 /// the model's context is checked.
@@ -116,6 +116,8 @@ pub struct GenerateStats {
     pub head_ms: f64,
     /// Whether the device was lost and the generation recomputed its cache on a new one.
     pub device_replaced: bool,
+    /// Where the decode steps ran the layers the GPU does not hold, and why.
+    pub decode_split: DecodeSplit,
     /// The forward passes' statistics, summed over the steps.
     pub forward: ForwardStats,
 }
@@ -140,6 +142,8 @@ pub struct Generation {
 /// One forward step's result.
 struct Step {
     logits: Vec<f32>,
+    /// Milliseconds of the forward pass and its read-back (the head not included).
+    forward_ms: f64,
     head_ms: f64,
     cache: KvCache,
     forward: ForwardStats,
@@ -180,7 +184,14 @@ impl Runtime {
         let request = self.context_request(model_id, ids.len(), 0)?;
         let mut replaced = false;
         let step = self
-            .step(model_id, &request, ids, KvCache::new(), &mut replaced)
+            .step(
+                model_id,
+                &request,
+                ids,
+                KvCache::new(),
+                NonResident::Upload,
+                &mut replaced,
+            )
             .await?;
         Ok(step.logits)
     }
@@ -238,7 +249,7 @@ impl Runtime {
 
         let mut sampler = Sampler::new(options.sampling.clone());
         let mut history = prompt_ids.clone();
-        let mut out = Output::new(options.stop.clone());
+        let mut out = GeneratedText::new(options.stop.clone());
         let mut stats = GenerateStats {
             prompt_tokens: prompt_ids.len(),
             head: "host",
@@ -250,6 +261,8 @@ impl Runtime {
         let started = Instant::now();
         let mut decode_started = None;
         let mut decode_uploaded = 0u64;
+        let mut chooser = SplitChooser::new(lm_split(self.entry(model_id)?));
+        let mut prefill = ForwardStats::default();
         for index in 0..new_tokens {
             if options
                 .cancel
@@ -258,23 +271,21 @@ impl Runtime {
             {
                 return Err(Error::Aborted);
             }
-            let step = self.step(
-                model_id,
-                &request,
-                &history,
-                cache,
-                &mut stats.device_replaced,
-            );
+            let split = chooser.for_step(index);
+            let replaced = &mut stats.device_replaced;
+            let step = self.step(model_id, &request, &history, cache, split, replaced);
             let mut step = step.await?;
             match index {
                 0 => {
                     stats.prefill_ms = started.elapsed().as_secs_f64() * 1e3;
                     stats.forward = step.forward;
+                    prefill = step.forward;
                     decode_started = Some(Instant::now());
                 }
                 _ => {
                     stats.forward.absorb(&step.forward);
                     decode_uploaded += step.forward.uploaded_bytes;
+                    chooser.record(index, step.forward_ms, &step.forward);
                 }
             }
             stats.head_ms += step.head_ms;
@@ -301,6 +312,14 @@ impl Runtime {
             }
         }
         out.flush(&mut on_token);
+        let on_gpu = self.exec.gpu().is_some();
+        let (split, remember) = chooser.outcome(on_gpu, &prefill);
+        if remember
+            && let Some(Kind::CausalLm(lm)) = self.models.get_mut(&model_id).map(|m| &mut m.kind)
+        {
+            lm.decode_split = Some(split.clone());
+        }
+        stats.decode_split = split;
         let lm = self.entry(model_id)?.kind.causal(model_id, "generate")?;
         stats.generated_tokens = out.tokens.len();
         stats.peak_kv_cache_bytes = lm.llama.cache_bytes(cache.len() as u64);
@@ -364,9 +383,11 @@ impl Runtime {
         request: &LoadRequest,
         history: &[u32],
         mut cache: KvCache,
+        split: NonResident,
         replaced: &mut bool,
     ) -> Result<Step, Error> {
         loop {
+            let started = Instant::now();
             let now = self.now_ms();
             self.check_alive()?;
             let lm = entry(&self.models, id)?.kind.causal(id, "generate")?;
@@ -385,7 +406,7 @@ impl Runtime {
             let fresh = &history[cache.len()..];
             let input = |device: &_| llama.input(fresh, &table, cache.clone(), device);
             let result = (self.exec)
-                .load_and_run(&mut self.manager, id, llama, request, input, now)
+                .load_and_run_split(&mut self.manager, id, llama, request, input, split, now)
                 .await;
             // Reading the output is where a lost device shows up natively: inside the loop.
             let result =
@@ -399,11 +420,13 @@ impl Runtime {
                 Ok((hidden, cache, forward, oom)) => {
                     self.note(oom, replaced.then_some(true));
                     self.note_cache_misses();
-                    let started = Instant::now();
+                    let forward_ms = started.elapsed().as_secs_f64() * 1e3;
+                    let head_started = Instant::now();
                     let logits = project_on_host(&output, &hidden);
-                    let head_ms = started.elapsed().as_secs_f64() * 1e3;
+                    let head_ms = head_started.elapsed().as_secs_f64() * 1e3;
                     return Ok(Step {
                         logits,
+                        forward_ms,
                         head_ms,
                         cache,
                         forward,
@@ -422,78 +445,6 @@ impl Runtime {
                     return Err(err.into());
                 }
             }
-        }
-    }
-}
-
-/// The generated text as it grows: decoded from all generated ids each step (byte-level BPE
-/// tokens need their neighbours), with a stop text cut off and held-back text for `on_token`.
-struct Output {
-    tokens: Vec<u32>,
-    text: String,
-    /// Bytes of `text` already given to `on_token`.
-    emitted: usize,
-    stop: Vec<String>,
-}
-
-impl Output {
-    fn new(stop: Vec<String>) -> Self {
-        Self {
-            tokens: Vec::new(),
-            text: String::new(),
-            emitted: 0,
-            stop,
-        }
-    }
-
-    /// Adds `token`; true when a stop text appeared (the text is cut before it).
-    fn push(
-        &mut self,
-        token: u32,
-        codec: &TextCodec,
-        on_token: &mut impl FnMut(u32, &str),
-    ) -> Result<bool, Error> {
-        self.tokens.push(token);
-        self.text = codec.decode(&self.tokens, true)?;
-        if let Some(at) = (self.stop.iter())
-            .filter_map(|s| self.text.find(s.as_str()))
-            .min()
-        {
-            self.text.truncate(at);
-            self.emit(token, self.text.len(), on_token);
-            return Ok(true);
-        }
-        // Hold back an incomplete UTF-8 sequence and anything a stop text could start with.
-        let mut safe = self.text.len();
-        if self.text.ends_with('\u{FFFD}') {
-            safe -= '\u{FFFD}'.len_utf8();
-        }
-        for s in &self.stop {
-            for k in (1..s.len()).rev() {
-                if s.is_char_boundary(k) && self.text[..safe].ends_with(&s[..k]) {
-                    safe = safe.min(self.text.len() - k);
-                    break;
-                }
-            }
-        }
-        self.emit(token, safe, on_token);
-        Ok(false)
-    }
-
-    /// Gives `on_token` the rest of the text.
-    fn flush(&mut self, on_token: &mut impl FnMut(u32, &str)) {
-        if let Some(&last) = self.tokens.last() {
-            self.emit(last, self.text.len(), on_token);
-        }
-    }
-
-    fn emit(&mut self, token: u32, upto: usize, on_token: &mut impl FnMut(u32, &str)) {
-        if upto > self.emitted
-            && self.text.is_char_boundary(upto)
-            && self.text.is_char_boundary(self.emitted)
-        {
-            on_token(token, &self.text[self.emitted..upto]);
-            self.emitted = upto;
         }
     }
 }
@@ -527,5 +478,13 @@ fn check_ids(ids: &[u32], vocab: usize, argument: &str) -> Result<(), Error> {
             ids[i]
         )),
         None => Ok(()),
+    }
+}
+
+/// What an earlier generation of the model measured about the decode split.
+fn lm_split(model: &LoadedModel) -> Option<DecodeSplit> {
+    match &model.kind {
+        Kind::CausalLm(lm) => lm.decode_split.clone(),
+        Kind::Sentence(_) => None,
     }
 }

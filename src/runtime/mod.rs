@@ -6,12 +6,14 @@ mod decoder;
 mod embed;
 mod events;
 mod generate;
+mod generated_text;
 mod layer_files;
 mod lifecycle;
 mod models;
 mod placement;
 mod sampling;
 mod sentence;
+mod split;
 
 use std::collections::BTreeMap;
 
@@ -36,6 +38,7 @@ pub use layer_files::{LayerFiles, RangeReader};
 pub use models::{ModelInfo, ModelKind};
 pub use sampling::{Sampler, SamplingOptions};
 pub use sentence::SentenceModel;
+pub use split::DecodeSplit;
 
 /// Options for [`Runtime::create`]: the policy's knobs plus how to pick the adapter.
 #[derive(Clone, Debug, Default)]

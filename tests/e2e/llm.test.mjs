@@ -138,17 +138,18 @@ test('SmolLM2 on the CPU path: tokens, logits and greedy ids equal the reference
   assert.ok(out.books.agrees && out.books.hostAgrees, JSON.stringify(out.books));
 });
 
-test('SmolLM2 on SwiftShader WebGPU with a 64 MiB budget: streamed layers, the same greedy ids', { timeout: 600_000 }, async () => {
+test('SmolLM2 on SwiftShader WebGPU with a 64 MiB budget: streamed layers, a measured decode split, the same greedy ids', { timeout: 600_000 }, async () => {
   const bread = referenceCase('text_bread');
   const out = await inPage(async (webvram, url, { ids, text, budget }) => {
     const rt = await webvram.Runtime.create({ vram: 'low', vramBudget: budget, reserveVram: 0 });
     const model = await rt.loadModel(url, { cache: false });
     const logits = Array.from(await model.logits(ids));
-    const generation = await model.generate(text, { maxNewTokens: 4 });
+    const generation = await model.generate(text, { maxNewTokens: 8 });
+    const again = await model.generate(text, { maxNewTokens: 4 });
     const tiers = model.memoryMap().map((l) => l.tier);
     const books = rt.systemStats().books;
     rt.destroy();
-    return { logits, generation, tiers, books, state: rt.vramState };
+    return { logits, generation, again, tiers, books, state: rt.vramState };
   }, { ids: bread.ids, text: bread.text, budget: 64 * MIB });
   const diff = maxDiff(out.logits, bread.logits);
   const s = out.generation.stats;
@@ -158,6 +159,17 @@ test('SmolLM2 on SwiftShader WebGPU with a 64 MiB budget: streamed layers, the s
   assertGreedy('low', out.generation.tokens, bread);
   const gpu = out.tiers.filter((t) => t === 'gpu').length;
   assert.ok(gpu > 0 && gpu < out.tiers.length, `tiers ${out.tiers}`);
-  assert.ok(s.streamedLayers > 0, 'layers were streamed per step');
+  const offGpu = out.tiers.length - gpu;
+  assert.ok(s.forward.streamedLayers >= offGpu, 'the prompt streamed the layers off the GPU');
+  // Decode steps 1–2 uploaded them, 3–4 ran them on the CPU; on a software GPU the CPU wins by
+  // far, so steps 5–7 and the second generation run them there too.
+  const split = s.decodeSplit;
+  console.log(`low 64 MiB decode split: ${split.reason}`);
+  assert.equal(split.nonResidentOn, 'cpu', split.reason);
+  assert.ok(split.cpuStepMs < split.uploadStepMs, JSON.stringify(split));
+  assert.equal(s.forward.cpuLayers, 5 * offGpu, JSON.stringify(s.forward));
+  assert.deepEqual(out.again.tokens, out.generation.tokens.slice(0, 4));
+  assert.deepEqual(out.again.stats.decodeSplit, split, 'the model remembers the measured split');
+  assert.equal(out.again.stats.forward.cpuLayers, 3 * offGpu);
   assert.ok(out.books.agrees && out.books.hostAgrees, JSON.stringify(out.books));
 });

@@ -3,7 +3,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::exec::{ExecError, HostTensor, LayerWeights, LayeredModel};
+use crate::exec::{ExecError, HostTensor, LayerWeights, LayeredModel, LocalFuture};
 use crate::models::llama::block::{LayerCache, Positions, decoder_block};
 use crate::models::llama::config::LlamaConfig;
 use crate::models::llama::rope::{angle_tables, inverse_frequencies};
@@ -48,6 +48,8 @@ impl KvCache {
 pub struct DecoderActivation {
     hidden: Tensor<3>,
     positions: Positions,
+    /// The new positions, `past..past + seq`, from which `positions` is rebuilt on another device.
+    new: std::ops::Range<usize>,
     cache: KvCache,
 }
 
@@ -117,19 +119,24 @@ impl LlamaModel {
             table.data.extend_f32(start..start + c.hidden, &mut rows);
         }
         let hidden = Tensor::from_data(TensorData::new(rows, [1, seq, c.hidden]), device);
-        let mask = (seq > 1).then(|| causal_mask(c.group(), past, seq, device));
-        let positions = Positions {
-            angles: angle_tables(&self.frequencies, past..past + seq, device),
-            mask,
-        };
         let mut cache = cache;
         cache.layers.resize(c.layers, None);
         cache.len = past + seq;
         Ok(DecoderActivation {
             hidden,
-            positions,
+            positions: self.positions(past..past + seq, device),
+            new: past..past + seq,
             cache,
         })
+    }
+
+    /// The rotation tables and causal mask of the `new` positions.
+    fn positions(&self, new: std::ops::Range<usize>, device: &Device) -> Positions {
+        let (past, seq) = (new.start, new.len());
+        Positions {
+            angles: angle_tables(&self.frequencies, new, device),
+            mask: (seq > 1).then(|| causal_mask(self.config.group(), past, seq, device)),
+        }
     }
 
     /// The last position's normed hidden state [1, hidden] (still on the device) and the
@@ -160,6 +167,41 @@ impl LayeredModel for LlamaModel {
         self.names.clone()
     }
 
+    fn can_move(&self) -> bool {
+        true
+    }
+
+    /// Moves the hidden states and layer `index`'s cache (read back from a GPU) and rebuilds
+    /// the position tables on `device`. A cache moves once, when its layer changes device
+    /// (after a GPU prefill, for a layer the decode steps run on the CPU).
+    fn move_to<'a>(
+        &'a self,
+        index: usize,
+        mut input: DecoderActivation,
+        device: &'a Device,
+    ) -> LocalFuture<'a, Result<DecoderActivation, ExecError>>
+    where
+        DecoderActivation: 'a,
+    {
+        Box::pin(async move {
+            if input.hidden.device() != *device {
+                input.hidden = moved(input.hidden, device).await?;
+            }
+            if input.positions.angles[0].device() != *device {
+                input.positions = self.positions(input.new.clone(), device);
+            }
+            let cached = input.cache.layers.get_mut(index).and_then(Option::take);
+            if let Some((k, v)) = cached {
+                let on = match k.device() == *device {
+                    true => (k, v),
+                    false => (moved(k, device).await?, moved(v, device).await?),
+                };
+                input.cache.layers[index] = Some(on);
+            }
+            Ok(input)
+        })
+    }
+
     fn run_layer(
         &self,
         index: usize,
@@ -180,6 +222,14 @@ impl LayeredModel for LlamaModel {
         }
         Ok(input)
     }
+}
+
+/// `tensor`'s values on `device`, read back without blocking (a browser cannot).
+async fn moved<const D: usize>(tensor: Tensor<D>, device: &Device) -> Result<Tensor<D>, ExecError> {
+    let data = (tensor.into_data_async().await).map_err(|err| ExecError::Backend {
+        message: err.to_string(),
+    })?;
+    Ok(Tensor::from_data(data, device))
 }
 
 /// Checks that a host table has the `expected` shape.
