@@ -4,6 +4,8 @@
 //! ```sh
 //! cargo run --example tiny_bert -- --out target/tmp/tiny-bert --hidden 32 --layers 4 --seed 1
 //! ```
+//!
+//! `--shard-mib N` writes an index and shards of at most N MiB (`bench/bigmodel.mjs`: 6 GiB).
 
 #[path = "../tests/support/tiny_bert.rs"]
 mod tiny_bert;
@@ -13,6 +15,7 @@ use std::path::PathBuf;
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut out = PathBuf::from("target/tmp/tiny-bert");
+    let mut shard_mib = None;
     let mut minilm = PathBuf::from("www/models/all-MiniLM-L6-v2");
     let mut model = tiny_bert::TinyBert {
         hidden: 32,
@@ -38,9 +41,13 @@ fn main() {
             "--heads" => model.heads = number(),
             "--intermediate" => model.intermediate = number(),
             "--seed" => model.seed = number() as u64,
+            "--shard-mib" => shard_mib = Some(number() as u64),
             other => panic!("unknown flag {other}"),
         }
     }
-    model.write(&minilm, &out);
+    match shard_mib {
+        Some(mib) => model.write_sharded(&minilm, &out, mib << 20),
+        None => model.write(&minilm, &out),
+    }
     println!("{}", out.display());
 }

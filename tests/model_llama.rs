@@ -315,16 +315,27 @@ fn sampling_stop_texts_abort_and_bad_prompts() {
     assert_eq!(generation.finish_reason, FinishReason::Stop);
     assert_eq!(heard, generation.text);
 
-    // Cancelled: Aborted before the next step.
+    // Cancelled after the second token: the generation ends before its next step, with what
+    // it has.
     let cancel = webvram::fetch::CancelToken::new();
-    cancel.cancel();
     let options = GenerateOptions {
-        cancel: Some(cancel),
+        cancel: Some(cancel.clone()),
+        max_new_tokens: 16,
         ..GenerateOptions::default()
     };
-    let err =
-        block_on(rt.generate(id, &Prompt::Text("Hi".into()), &options, |_, _| {})).unwrap_err();
-    assert_eq!(err.code(), "ABORTED");
+    let mut heard = 0;
+    let on_token = |_: u32, _: &str| {
+        heard += 1;
+        if heard == 2 {
+            cancel.cancel();
+        }
+    };
+    let aborted = block_on(rt.generate(id, &Prompt::Text("Hi".into()), &options, on_token))
+        .expect("an abort is a finish reason");
+    assert_eq!(aborted.finish_reason, FinishReason::Abort);
+    let n = aborted.tokens.len();
+    assert!((2..16).contains(&n), "{:?}", aborted.tokens);
+    assert_eq!(aborted.stats.generated_tokens, n);
 
     // Prompts: empty, past the context; ids outside the vocabulary; a sentence call on an LM.
     let err = block_on(rt.generate(
@@ -438,5 +449,17 @@ fn decode_steps_measure_where_non_resident_layers_run_and_the_model_remembers() 
         "remembered, not measured again"
     );
     let cpu_steps = if split.non_resident_on == "cpu" { 3 } else { 0 };
-    assert_eq!(second.stats.forward.cpu_layers, cpu_steps * off_gpu);
+    // The prompt too, where the measured steps bound the CPU faster for its tokens.
+    let prefill = &second.stats.prefill_split;
+    let prompt_on_cpu = usize::from(prefill.non_resident_on == "cpu");
+    let bound = case.ids.len() as f64 * split.cpu_step_ms.unwrap();
+    assert_eq!(
+        prompt_on_cpu == 1,
+        bound < split.upload_step_ms.unwrap(),
+        "{prefill:?}"
+    );
+    assert_eq!(
+        second.stats.forward.cpu_layers,
+        (cpu_steps + prompt_on_cpu) * off_gpu
+    );
 }

@@ -84,7 +84,8 @@ export function createChat(hooks) {
       state.messages.pop();
       if (err?.code !== 'ABORTED') throw err;
       reply.textContent += ' [stopped]';
-      parts.status.textContent = `Stopped after ${tokens} tokens.`;
+      // The AbortError's `partial` is the generation so far (its token count, not the chunks heard).
+      parts.status.textContent = `Stopped after ${err.partial?.tokens.length ?? tokens} tokens.`;
     } finally {
       reply.setAttribute('aria-busy', 'false');
       state.abort = null;

@@ -1,5 +1,10 @@
 //! The layered forward pass: resident layers used in place, the others streamed in one at a time
-//! with the next one's upload issued before the current one's compute (ComfyUI's cast weights).
+//! with the next one's read and upload issued before the current one's compute (ComfyUI's cast
+//! weights).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 
 use burn::tensor::Device;
 
@@ -57,6 +62,12 @@ pub struct ForwardStats {
 }
 
 impl ForwardStats {
+    /// The weights of a streamed layer, with the stats of its streaming added to these.
+    fn absorbed<W>(&mut self, (weights, streaming): (W, ForwardStats)) -> W {
+        self.absorb(&streaming);
+        weights
+    }
+
     /// Adds a later pass's stats (one call split into batches): counts and bytes add up, peaks
     /// and bounds take the larger, `pool_in_use_before` stays this pass's.
     pub fn absorb(&mut self, later: &ForwardStats) {
@@ -77,10 +88,11 @@ impl Executor {
     /// Runs `model` (whose weights were inserted as `id`) on `input`, layer by layer.
     ///
     /// Resident layers are used in place. A layer off the device is uploaded just before its
-    /// turn and dropped right after, and the *next* non-resident layer's upload is issued before
-    /// the current layer's compute, so its transfer overlaps that compute where the device
-    /// allows. At most two streamed layers are alive at once, so GPU memory during the call
-    /// stays within
+    /// turn and dropped right after, and the *next* non-resident layer's read (from wasm memory,
+    /// Cache Storage or the network) and upload are started before the current layer's compute
+    /// and finished after it, so the read runs on the browser's threads and the transfer
+    /// overlaps that compute where the device allows. At most two streamed layers are alive at
+    /// once, so GPU memory during the call stays within
     ///
     /// `resident weights (≤ the weight budget) + streamed_bound_bytes + activations`,
     ///
@@ -168,21 +180,30 @@ impl Executor {
             };
             let next =
                 (index + 1..slots.len()).find(|&j| slots[j].gpu.is_none() && !on_cpu(&slots[j]));
+            // The next streamed layer's read starts before this layer's compute and ends after
+            // it: a browser reads Cache Storage and the network on its own threads meanwhile.
+            let mut reading = None;
             if prefetched.is_none()
                 && let Some(next) = next
             {
-                let weights = self.stream_in(id, &slots[next], &mut stats).await?;
-                prefetched = Some((next, weights));
+                let mut read = Box::pin(self.stream_in_alone(id, &slots[next]));
+                match poll_once(&mut read).await {
+                    Some(done) => prefetched = Some((next, stats.absorbed(done?))),
+                    None => reading = Some((next, read)),
+                }
             }
-            let live = [streamed.as_ref(), prefetched.as_ref().map(|(_, w)| w)];
-            let live: u64 = live.into_iter().flatten().map(LayerWeights::bytes).sum();
-            stats.peak_streamed_bytes = stats.peak_streamed_bytes.max(live);
             let weights = (streamed.as_ref().or(slot.gpu.as_ref())).ok_or_else(|| {
                 ExecError::NotInMemory {
                     layer: slot.name.clone(),
                 }
             })?;
             activation = model.run_layer(index, weights, activation)?;
+            if let Some((next, read)) = reading {
+                prefetched = Some((next, stats.absorbed(read.await?)));
+            }
+            let live = [streamed.as_ref(), prefetched.as_ref().map(|(_, w)| w)];
+            let live: u64 = live.into_iter().flatten().map(LayerWeights::bytes).sum();
+            stats.peak_streamed_bytes = stats.peak_streamed_bytes.max(live);
             stats.peak_pool_in_use = stats.peak_pool_in_use.max(self.pool_in_use());
             drop(streamed);
         }
@@ -218,12 +239,34 @@ impl Executor {
         Ok(weights)
     }
 
+    /// [`stream_in`](Self::stream_in) with stats of its own, so that it can run while the
+    /// caller updates the pass's.
+    async fn stream_in_alone(
+        &self,
+        id: ModelId,
+        slot: &Slot,
+    ) -> Result<(LayerWeights, ForwardStats), ExecError> {
+        let mut stats = ForwardStats::default();
+        let weights = self.stream_in(id, slot, &mut stats).await?;
+        Ok((weights, stats))
+    }
+
     /// burn's pool bytes in use (0 without a report).
     pub(crate) fn pool_in_use(&self) -> u64 {
         self.device()
             .memory_pool_usage()
             .map_or(0, |usage| usage.bytes_in_use)
     }
+}
+
+/// Polls `future` once: `None` while it waits, so that work it started (a read) goes on while
+/// the caller does something else before awaiting it.
+async fn poll_once<F: Future + Unpin>(future: &mut F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| match Pin::new(&mut *future).poll(cx) {
+        Poll::Ready(output) => Poll::Ready(Some(output)),
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await
 }
 
 /// The model must run exactly the layers inserted, in order.

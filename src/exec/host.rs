@@ -42,10 +42,42 @@ impl HostValues {
         bytes: &[u8],
         to: ConvertTarget,
     ) -> Result<Self, WeightsError> {
+        if Self::stored_as(from, to) && bytes.len().is_multiple_of(to.size()) {
+            // The stored bytes are the values: one copy, not a conversion and a copy.
+            let mut values = HostValuesBuilder::with_capacity(to, bytes.len() / to.size());
+            values.extend_le_bytes(bytes);
+            return Ok(values.finish());
+        }
         let out = convert_all(tensor, from, bytes, to)?;
         let mut values = HostValuesBuilder::with_capacity(to, out.len() / to.size());
         values.extend_le_bytes(&out);
         Ok(values.finish())
+    }
+
+    /// Whether a tensor stored as `from` is held as `to` byte for byte (no conversion), so its
+    /// bytes can be copied straight into the values ([`filled`](Self::filled)).
+    pub fn stored_as(from: Dtype, to: ConvertTarget) -> bool {
+        matches!(
+            (from, to),
+            (Dtype::F32, ConvertTarget::F32) | (Dtype::F16, ConvertTarget::F16)
+        ) && cfg!(target_endian = "little")
+    }
+
+    /// `len` values of `dtype` whose little-endian bytes `fill` writes in place: bytes read
+    /// outside wasm memory (a browser's `ArrayBuffer`) land in the values with one copy.
+    pub fn filled(dtype: ConvertTarget, len: usize, fill: impl FnOnce(&mut [u8])) -> Self {
+        match dtype {
+            ConvertTarget::F32 => {
+                let mut values = vec![0f32; len];
+                fill(bytemuck::cast_slice_mut(&mut values));
+                values.into()
+            }
+            ConvertTarget::F16 => {
+                let mut values = vec![f16::ZERO; len];
+                fill(bytemuck::cast_slice_mut(&mut values));
+                values.into()
+            }
+        }
     }
 
     /// The dtype the values are held in.

@@ -12,7 +12,7 @@ use super::args::{
 use super::model::{Handle, JsModel};
 use super::{to_js, to_js_error};
 use crate::models::llama::Message;
-use crate::runtime::{GenerateOptions, Prompt, SamplingOptions};
+use crate::runtime::{FinishReason, GenerateOptions, Prompt, SamplingOptions};
 
 /// `generate`'s option keys.
 const GENERATE_KEYS: [&str; 10] = [
@@ -33,8 +33,8 @@ impl JsModel {
     /// Generates text from a prompt string or a `[{role, content}]` conversation (through the
     /// model's chat template): `{text, tokens, finishReason, stats}`. Options: `maxNewTokens`
     /// (128), `temperature` (0 = greedy), `topK`, `topP`, `repetitionPenalty`, `seed`, `stop`
-    /// (texts that end it), `suppressTokens`, `signal` (an abort ends it with `finishReason:
-    /// 'abort'`), `onToken({token, text})`.
+    /// (texts that end it), `suppressTokens`, `signal` (an abort rejects with an `AbortError`
+    /// whose `partial` is the result so far, `finishReason: 'abort'`), `onToken({token, text})`.
     #[wasm_bindgen(unchecked_return_type = "Promise<Generation>")]
     pub fn generate(
         &self,
@@ -153,7 +153,15 @@ impl Handle {
             .generate(self.info.id, &prompt, &options, emit)
             .await;
         self.shared.settle(runtime);
-        to_js(&result.map_err(to_js_error)?)
+        let generation = result.map_err(to_js_error)?;
+        let value = to_js(&generation)?;
+        if generation.finish_reason == FinishReason::Abort {
+            // `ABORTED` as every call with a signal, with what was generated kept.
+            let error = to_js_error(crate::Error::Aborted);
+            let _ = Reflect::set(&error, &"partial".into(), &value);
+            return Err(error);
+        }
+        Ok(value)
     }
 }
 

@@ -14,7 +14,7 @@ use web_sys::Blob;
 
 use crate::exec::LocalFuture;
 use crate::fetch::{FetchSource, ModelCache, SourceError, read_blob_range, read_range};
-use crate::runtime::RangeReader;
+use crate::runtime::{RangeReader, Staged};
 
 /// Cache first, then the network; no abort signal (a re-read serves the runtime, not one call).
 #[derive(Default)]
@@ -79,17 +79,45 @@ impl RangeReader for BrowserReader {
         range: Range<u64>,
     ) -> LocalFuture<'a, Result<Vec<u8>, SourceError>> {
         Box::pin(async move {
+            let staged = self.read_staged(url, range).await?;
+            let mut out = vec![0u8; staged.size()];
+            staged.copy_to(0, &mut out);
+            Ok(out)
+        })
+    }
+
+    fn read_staged<'a>(
+        &'a self,
+        url: &'a str,
+        range: Range<u64>,
+    ) -> LocalFuture<'a, Result<Box<dyn Staged>, SourceError>> {
+        Box::pin(async move {
             if let Some(blob) = self.blob(url).await
                 && let Some(bytes) = read_blob_range(&blob, range.clone()).await
             {
-                return Ok(bytes);
+                return Ok(Box::new(StagedArray(bytes)) as Box<dyn Staged>);
             }
             self.missed(url);
-            read_range(&FetchSource::new(None), url, range).await
+            let bytes = read_range(&FetchSource::new(None), url, range).await?;
+            Ok(Box::new(bytes) as Box<dyn Staged>)
         })
     }
 
     fn take_cache_misses(&self) -> Vec<String> {
         std::mem::take(&mut self.state.borrow_mut().misses)
+    }
+}
+
+/// A read from Cache Storage, still in its `ArrayBuffer`.
+struct StagedArray(js_sys::Uint8Array);
+
+impl Staged for StagedArray {
+    fn size(&self) -> usize {
+        self.0.length() as usize
+    }
+
+    fn copy_to(&self, at: usize, out: &mut [u8]) {
+        let end = at + out.len();
+        self.0.subarray(at as u32, end as u32).copy_to(out);
     }
 }

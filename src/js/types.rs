@@ -176,7 +176,8 @@ export interface GenerateOptions {
   stop?: string | string[];
   /** Ids never generated (e.g. the end-of-sequence ids, to always get `maxNewTokens`). */
   suppressTokens?: number[];
-  /** Aborting rejects the call with an `AbortError` (`ABORTED`) before its next token. */
+  /** Aborting rejects the call with an `AbortError` (`ABORTED`) before its next token; the
+   * error's `partial` holds the `Generation` so far (`finishReason: 'abort'`). */
   signal?: AbortSignal;
   /** Hears each token with the text it adds (held back inside a UTF-8 sequence or a possible stop text). */
   onToken?: (chunk: TokenChunk) => void;
@@ -205,6 +206,9 @@ export interface GenerateStats {
   /** Where the decode steps ran the layers the GPU does not hold (measured on the first
    * generation with enough steps, then remembered by the model). */
   decodeSplit: DecodeSplit;
+  /** Where the prompt ran them: uploaded, unless the model's measured decode steps bound the
+   * CPU to be faster (`tokens × cpuStepMs < uploadStepMs`). */
+  prefillSplit: { nonResidentOn: 'gpu' | 'cpu' | 'none'; reason: string };
   forward: ForwardStats;
 }
 
@@ -222,7 +226,8 @@ export interface Generation {
   /** The generated ids (an end-of-sequence id included when it ended the generation). */
   tokens: number[];
   /** `'stop'`: an end-of-sequence token or a `stop` text; `'length'`: `maxNewTokens` reached. */
-  finishReason: 'stop' | 'length';
+  /** `'abort'` only in an `AbortError`'s `partial` (the result when the signal fired). */
+  finishReason: 'stop' | 'length' | 'abort';
   stats: GenerateStats;
 }
 

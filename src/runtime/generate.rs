@@ -14,7 +14,7 @@ use crate::runtime::Runtime;
 use crate::runtime::generated_text::GeneratedText;
 use crate::runtime::models::{Kind, LoadedModel, entry};
 use crate::runtime::sampling::{Sampler, SamplingOptions};
-use crate::runtime::split::{DecodeSplit, SplitChooser};
+use crate::runtime::split::{DecodeSplit, PrefillSplit, SplitChooser};
 
 /// The longest prompt `generate` takes, in characters: the tokenizer's input is bounded before
 /// the model's context is checked.
@@ -86,6 +86,9 @@ pub enum FinishReason {
     Stop,
     /// `max_new_tokens` (or the model's context) reached.
     Length,
+    /// `options.cancel` fired: the result holds what was generated before it. (The JS API
+    /// rejects with an `AbortError` carrying that result as `partial`.)
+    Abort,
 }
 
 /// What a generation measured.
@@ -116,6 +119,8 @@ pub struct GenerateStats {
     pub head_ms: f64,
     /// Whether the device was lost and the generation recomputed its cache on a new one.
     pub device_replaced: bool,
+    /// Where the prompt ran the layers the GPU does not hold, and why.
+    pub prefill_split: PrefillSplit,
     /// Where the decode steps ran the layers the GPU does not hold, and why.
     pub decode_split: DecodeSplit,
     /// The forward passes' statistics, summed over the steps.
@@ -209,8 +214,9 @@ impl Runtime {
     /// # Errors
     /// [`Error::UnknownModel`], [`Error::WrongKind`]; [`Error::InvalidInput`] for an empty or
     /// over-long prompt; [`Error::ContextDoesNotFit`]; [`Error::Model`] (template, tokenizer);
-    /// [`Error::Exec`] (`OOM` after the step-down, `DEVICE_LOST`); [`Error::Aborted`] once
-    /// `options.cancel` fires (checked before each step).
+    /// [`Error::Exec`] (`OOM` after the step-down, `DEVICE_LOST`). Once `options.cancel` fires
+    /// (checked before each step) the generation ends with [`FinishReason::Abort`] and what it
+    /// has so far.
     pub async fn generate(
         &mut self,
         id: u32,
@@ -261,7 +267,8 @@ impl Runtime {
         let started = Instant::now();
         let mut decode_started = None;
         let mut decode_uploaded = 0u64;
-        let mut chooser = SplitChooser::new(lm_split(self.entry(model_id)?));
+        let known = lm_split(self.entry(model_id)?);
+        let mut chooser = SplitChooser::new(known, prompt_ids.len());
         let mut prefill = ForwardStats::default();
         for index in 0..new_tokens {
             if options
@@ -269,7 +276,8 @@ impl Runtime {
                 .as_ref()
                 .is_some_and(CancelToken::is_cancelled)
             {
-                return Err(Error::Aborted);
+                finish = FinishReason::Abort;
+                break;
             }
             let split = chooser.for_step(index);
             let replaced = &mut stats.device_replaced;
@@ -313,6 +321,7 @@ impl Runtime {
         }
         out.flush(&mut on_token);
         let on_gpu = self.exec.gpu().is_some();
+        stats.prefill_split = chooser.prefill_outcome(on_gpu, &prefill);
         let (split, remember) = chooser.outcome(on_gpu, &prefill);
         if remember
             && let Some(Kind::CausalLm(lm)) = self.models.get_mut(&model_id).map(|m| &mut m.kind)

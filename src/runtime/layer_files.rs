@@ -26,11 +26,44 @@ pub trait RangeReader {
         range: Range<u64>,
     ) -> LocalFuture<'a, Result<Vec<u8>, SourceError>>;
 
+    /// Bytes `range` of `url`, where the reader can, held outside wasm memory (a browser's
+    /// `ArrayBuffer`) until each tensor copies its part into its own values: one copy into
+    /// wasm memory and no second copy of the layer there. The default reads into a `Vec`.
+    ///
+    /// # Errors
+    /// What the source reports.
+    fn read_staged<'a>(
+        &'a self,
+        url: &'a str,
+        range: Range<u64>,
+    ) -> LocalFuture<'a, Result<Box<dyn Staged>, SourceError>> {
+        Box::pin(async move { Ok(Box::new(self.read(url, range).await?) as Box<dyn Staged>) })
+    }
+
     /// The files a read expected in the persistent cache but had to take from the network
     /// since the last call (the user cleared the cache, the browser evicted it): their layers
     /// are booked `remote` from then on. Readers without a cache have none.
     fn take_cache_misses(&self) -> Vec<String> {
         Vec::new()
+    }
+}
+
+/// Bytes read for a layer, waiting to be copied into its tensors' values.
+pub trait Staged {
+    /// Bytes held.
+    fn size(&self) -> usize;
+
+    /// Copies bytes `at..at + out.len()` into `out` (within [`size`](Self::size)).
+    fn copy_to(&self, at: usize, out: &mut [u8]);
+}
+
+impl Staged for Vec<u8> {
+    fn size(&self) -> usize {
+        self.len()
+    }
+
+    fn copy_to(&self, at: usize, out: &mut [u8]) {
+        out.copy_from_slice(&self[at..at + out.len()]);
     }
 }
 
@@ -161,16 +194,26 @@ impl LayerFiles {
                 &run[0].url,
                 run[0].range.start..run[run.len() - 1].range.end,
             );
-            let bytes = (self.reader.read(url, span.clone()).await)
+            let staged = (self.reader.read_staged(url, span.clone()).await)
                 .map_err(|err| source_error(format!("reading {}: {err}", run[0].full)))?;
             for tensor in run {
                 let at = (tensor.range.start - span.start) as usize;
                 let end = (tensor.range.end - span.start) as usize;
-                let stored = bytes.get(at..end).ok_or_else(|| {
-                    source_error(format!("{}: the read returned too few bytes", tensor.full))
-                })?;
-                let data = HostValues::convert(&tensor.full, tensor.dtype, stored, tensor.held_as)
-                    .map_err(|err| source_error(err.to_string()))?;
+                if end > staged.size() {
+                    let message = format!("{}: the read returned too few bytes", tensor.full);
+                    return Err(source_error(message));
+                }
+                let data = if HostValues::stored_as(tensor.dtype, tensor.held_as)
+                    && (end - at).is_multiple_of(tensor.held_as.size())
+                {
+                    let len = (end - at) / tensor.held_as.size();
+                    HostValues::filled(tensor.held_as, len, |out| staged.copy_to(at, out))
+                } else {
+                    let mut stored = vec![0u8; end - at];
+                    staged.copy_to(at, &mut stored);
+                    HostValues::convert(&tensor.full, tensor.dtype, &stored, tensor.held_as)
+                        .map_err(|err| source_error(err.to_string()))?
+                };
                 let shape = tensor.shape.clone();
                 host.tensors
                     .insert(tensor.name.clone(), HostTensor { shape, data });
@@ -210,5 +253,51 @@ impl LayerSource for SharedLayerFiles {
         layer: &'a str,
     ) -> LocalFuture<'a, Result<HostLayer, ExecError>> {
         Box::pin(self.0.layer(model, layer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn located(start: u64, len: u64) -> Located {
+        Located {
+            name: format!("t{start}"),
+            full: format!("t{start}"),
+            url: "model.safetensors".into(),
+            range: start..start + len,
+            dtype: Dtype::F32,
+            held_as: ConvertTarget::F32,
+            shape: vec![(len / 4) as usize],
+        }
+    }
+
+    #[test]
+    fn neighbours_share_a_read_and_distant_tensors_do_not() {
+        let lens = |runs: Vec<&[Located]>| runs.iter().map(|r| r.len()).collect::<Vec<_>>();
+        let near = [located(0, 400), located(400, 400), located(900, 400)];
+        assert_eq!(lens(runs(&near)), [3]);
+        let far = [located(0, 400), located(400 + MERGE_GAP_BYTES + 1, 400)];
+        assert_eq!(lens(runs(&far)), [1, 1]);
+        let mut other_file = located(800, 400);
+        other_file.url = "model-2.safetensors".into();
+        assert_eq!(lens(runs(&[located(0, 400), other_file])), [1, 1]);
+    }
+
+    #[test]
+    fn a_layer_is_copied_out_of_one_staged_read_converting_only_where_the_dtype_differs() {
+        let bytes: Vec<u8> = [1.5f32, -2.0, 3.25]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let staged: Box<dyn Staged> = Box::new(bytes.clone());
+        let mut out = [0u8; 8];
+        staged.copy_to(4, &mut out);
+        assert_eq!(out, bytes[4..12]);
+        let held = HostValues::filled(ConvertTarget::F32, 2, |out| staged.copy_to(4, out));
+        assert_eq!(held, HostValues::from(vec![-2.0f32, 3.25]));
+        assert!(HostValues::stored_as(Dtype::F32, ConvertTarget::F32));
+        assert!(!HostValues::stored_as(Dtype::F32, ConvertTarget::F16));
+        assert!(!HostValues::stored_as(Dtype::BF16, ConvertTarget::F32));
     }
 }

@@ -34,11 +34,11 @@ pub use events::{RuntimeEvent, layer_moves};
 pub use generate::{
     FinishReason, GenerateOptions, GenerateStats, Generation, MAX_PROMPT_CHARS, Prompt,
 };
-pub use layer_files::{LayerFiles, RangeReader};
+pub use layer_files::{LayerFiles, RangeReader, Staged};
 pub use models::{ModelInfo, ModelKind};
 pub use sampling::{Sampler, SamplingOptions};
 pub use sentence::SentenceModel;
-pub use split::DecodeSplit;
+pub use split::{DecodeSplit, PrefillSplit};
 
 /// Options for [`Runtime::create`]: the policy's knobs plus how to pick the adapter.
 #[derive(Clone, Debug, Default)]

@@ -46,6 +46,21 @@ impl TinyBert {
     /// # Panics
     /// As [`write`](Self::write).
     pub fn write_skipping(&self, minilm: &Path, dir: &Path, skip: &[&str]) {
+        self.write_files(minilm, dir, skip, None);
+    }
+
+    /// [`write`](Self::write) as a sharded checkpoint (`model.safetensors.index.json` and
+    /// `model-0000k-of-0000n.safetensors` files of at most `shard_bytes` of data each, or one
+    /// tensor where a tensor is larger), as big models are published. Values are drawn per
+    /// tensor as they are written, so a checkpoint of gigabytes needs one tensor's memory.
+    ///
+    /// # Panics
+    /// As [`write`](Self::write).
+    pub fn write_sharded(&self, minilm: &Path, dir: &Path, shard_bytes: u64) {
+        self.write_files(minilm, dir, &[], Some(shard_bytes));
+    }
+
+    fn write_files(&self, minilm: &Path, dir: &Path, skip: &[&str], shard_bytes: Option<u64>) {
         fs::create_dir_all(dir.join("1_Pooling")).expect("model folder");
         fs::copy(minilm.join("tokenizer.json"), dir.join("tokenizer.json")).expect("tokenizer");
         fs::copy(minilm.join("modules.json"), dir.join("modules.json")).expect("modules");
@@ -62,18 +77,46 @@ impl TinyBert {
         let sentence = format!(r#"{{"max_seq_length":{MAX_SEQ_LENGTH},"do_lower_case":false}}"#);
         fs::write(dir.join("sentence_bert_config.json"), sentence).expect("sentence config");
         let mut tensors = self.tensors();
-        tensors.retain(|(name, _, _)| !skip.contains(&name.as_str()));
-        write_safetensors(&dir.join("model.safetensors"), &tensors);
+        tensors.retain(|t| !skip.contains(&t.name.as_str()));
+        let Some(limit) = shard_bytes else {
+            write_safetensors(&dir.join("model.safetensors"), &tensors, self.seed);
+            return;
+        };
+        let mut shards: Vec<Vec<Tensor>> = vec![Vec::new()];
+        let mut filled = 0u64;
+        for tensor in tensors {
+            let bytes = tensor.bytes() as u64;
+            let last = shards.last_mut().expect("one shard");
+            if !last.is_empty() && filled + bytes > limit {
+                shards.push(Vec::new());
+                filled = 0;
+            }
+            filled += bytes;
+            shards.last_mut().expect("one shard").push(tensor);
+        }
+        let count = shards.len();
+        let mut map = Vec::new();
+        for (k, shard) in shards.iter().enumerate() {
+            let file = format!("model-{:05}-of-{count:05}.safetensors", k + 1);
+            map.extend((shard.iter()).map(|t| format!(r#""{}":"{file}""#, t.name)));
+            write_safetensors(&dir.join(&file), shard, self.seed);
+        }
+        let index = format!(r#"{{"metadata":{{}},"weight_map":{{{}}}}}"#, map.join(","));
+        fs::write(dir.join("model.safetensors.index.json"), index).expect("index");
     }
 
-    /// Every tensor: name, shape, values.
-    fn tensors(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    /// Every tensor, in file order; values are drawn when written.
+    fn tensors(&self) -> Vec<Tensor> {
         let (h, i) = (self.hidden, self.intermediate);
         let mut out = Vec::new();
         let mut add = |name: String, shape: Vec<usize>, kind: Kind| {
-            let len = shape.iter().product();
             let salt = out.len() as u64;
-            out.push((name, shape, kind.values(self.seed, salt, len)));
+            out.push(Tensor {
+                name,
+                shape,
+                kind,
+                salt,
+            });
         };
         add(
             "embeddings.word_embeddings.weight".into(),
@@ -141,6 +184,24 @@ impl TinyBert {
     }
 }
 
+/// One tensor of the checkpoint: its values are `kind.values(seed, salt, len)`.
+struct Tensor {
+    name: String,
+    shape: Vec<usize>,
+    kind: Kind,
+    salt: u64,
+}
+
+impl Tensor {
+    fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    fn bytes(&self) -> usize {
+        self.len() * 4
+    }
+}
+
 /// How a tensor's values are drawn.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -177,15 +238,16 @@ fn uniform(state: &mut u64) -> f32 {
 }
 
 /// A safetensors file of f32 tensors, in the given order.
-fn write_safetensors(path: &Path, tensors: &[(String, Vec<usize>, Vec<f32>)]) {
+fn write_safetensors(path: &Path, tensors: &[Tensor], seed: u64) {
     let mut header = String::from("{");
     let mut offset = 0usize;
-    for (index, (name, shape, values)) in tensors.iter().enumerate() {
-        let end = offset + values.len() * 4;
+    for (index, tensor) in tensors.iter().enumerate() {
+        let end = offset + tensor.bytes();
         let comma = if index == 0 { "" } else { "," };
-        let shape: Vec<String> = shape.iter().map(usize::to_string).collect();
+        let shape: Vec<String> = tensor.shape.iter().map(usize::to_string).collect();
         header.push_str(&format!(
-            r#"{comma}"{name}":{{"dtype":"F32","shape":[{}],"data_offsets":[{offset},{end}]}}"#,
+            r#"{comma}"{}":{{"dtype":"F32","shape":[{}],"data_offsets":[{offset},{end}]}}"#,
+            tensor.name,
             shape.join(",")
         ));
         offset = end;
@@ -194,12 +256,16 @@ fn write_safetensors(path: &Path, tensors: &[(String, Vec<usize>, Vec<f32>)]) {
     while header.len() % 8 != 0 {
         header.push(' ');
     }
-    let mut file = fs::File::create(path).expect("safetensors file");
+    let file = fs::File::create(path).expect("safetensors file");
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
     file.write_all(&(header.len() as u64).to_le_bytes())
         .expect("write");
     file.write_all(header.as_bytes()).expect("write");
-    for (_, _, values) in tensors {
-        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        file.write_all(&bytes).expect("write");
+    for tensor in tensors {
+        let values = tensor.kind.values(seed, tensor.salt, tensor.len());
+        for v in values {
+            file.write_all(&v.to_le_bytes()).expect("write");
+        }
     }
+    file.flush().expect("write");
 }

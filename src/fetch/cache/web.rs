@@ -134,9 +134,10 @@ impl ModelCache {
     }
 }
 
-/// Bytes `range` of `blob`, or `None` when the range is outside it or the read fails (the
-/// browser dropped the stored file under it).
-pub async fn read_blob_range(blob: &Blob, range: Range<u64>) -> Option<Vec<u8>> {
+/// Bytes `range` of `blob`, in a fresh `ArrayBuffer` outside wasm memory (each tensor then
+/// copies its part into its own values), or `None` when the range is outside the blob or the
+/// read fails (the browser dropped the stored file under it).
+pub async fn read_blob_range(blob: &Blob, range: Range<u64>) -> Option<js_sys::Uint8Array> {
     if range.end > blob.size() as u64 {
         return None;
     }
@@ -144,7 +145,7 @@ pub async fn read_blob_range(blob: &Blob, range: Range<u64>) -> Option<Vec<u8>> 
         .slice_with_f64_and_f64(range.start as f64, range.end as f64)
         .ok()?;
     let buffer = await_value(part.array_buffer()).await.ok()?;
-    Some(js_sys::Uint8Array::new(&buffer).to_vec())
+    Some(js_sys::Uint8Array::new(&buffer))
 }
 
 thread_local! {
