@@ -15,32 +15,6 @@ pub async fn read_range<S: ByteSource>(
     url: &str,
     range: Range<u64>,
 ) -> Result<Vec<u8>, SourceError> {
-    let len = usize::try_from(range.end - range.start)
-        .map_err(|_| SourceError::Refused(format!("range of {url} too large")))?;
-    let mut out = vec![0u8; len];
-    read_range_into(source, url, range, &mut out).await?;
-    Ok(out)
-}
-
-/// [`read_range`] into `out`, which must be as long as `range` (a tensor's own values, so the
-/// read needs no staging copy).
-///
-/// # Errors
-/// As [`read_range`]; [`SourceError::Refused`] when `out` and `range` differ in length.
-pub async fn read_range_into<S: ByteSource>(
-    source: &S,
-    url: &str,
-    range: Range<u64>,
-    out: &mut [u8],
-) -> Result<(), SourceError> {
-    if range.end.checked_sub(range.start) != Some(out.len() as u64) {
-        return Err(SourceError::Refused(format!(
-            "bytes {}..{} of {url} asked into {} bytes",
-            range.start,
-            range.end,
-            out.len()
-        )));
-    }
     let mut body = source.open(url, Some(range.clone())).await?;
     let status = body.meta().status;
     let mut skip = match status {
@@ -53,7 +27,9 @@ pub async fn read_range_into<S: ByteSource>(
             )));
         }
     };
-    let len = out.len();
+    let len = usize::try_from(range.end - range.start)
+        .map_err(|_| SourceError::Refused(format!("range of {url} too large")))?;
+    let mut out = vec![0u8; len];
     let mut filled = 0;
     let mut scratch = vec![0u8; 64 * 1024];
     while filled < len {
@@ -75,5 +51,5 @@ pub async fn read_range_into<S: ByteSource>(
             )));
         }
     }
-    Ok(())
+    Ok(out)
 }
