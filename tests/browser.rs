@@ -129,7 +129,7 @@ mod exec {
 
     async fn gpu() -> GpuContext {
         let power = wgpu::PowerPreference::HighPerformance;
-        let (profile, gpu) = webvram::device::open(power).await.expect("probe");
+        let (profile, gpu) = webvram::device::open(power, None).await.expect("probe");
         gpu.unwrap_or_else(|| panic!("no WebGPU device: {:?}", profile.unavailable_reason))
     }
 

@@ -227,3 +227,36 @@ fn f16_layers_on_a_device_without_shader_f16_are_refused_by_name() {
     assert!(err.to_string().contains("weightDtype"), "{err}");
     assert_eq!(manager.gpu_bytes(), 0, "nothing was confirmed");
 }
+
+/// A tensor that cannot be split into rows within the device's binding limit (here a rank-1
+/// bias of 1 KiB on a device capped at 1000 bytes, enforced by wgpu) is refused by name before
+/// any upload, with the books left as they were.
+#[test]
+fn a_tensor_that_no_row_split_fits_in_one_binding_is_refused_by_name() {
+    use webvram::exec::{Compute, Executor};
+    use webvram::manager::Manager;
+    use webvram::policy::Options;
+
+    let gpu = exec_support::gpu_capped(Some(1000));
+    assert_eq!(gpu.limits().max_storage_buffer_binding_size, 1000);
+    let url = write(&MODEL, "errors-binding");
+    let layers = exec_support::load(&url, &|_| true);
+    let mut manager = Manager::new(high(), &Options::default());
+    let spec = MODEL.model_spec("binding", InferenceEstimate::Fixed(0));
+    let id = manager.register(spec).unwrap();
+    let mut exec = Executor::new(Compute::Gpu(gpu));
+    exec.insert_model(&manager, id, layers).unwrap();
+    let plan = load_plan(&manager, id);
+    let err = block_on(exec.apply(&mut manager, &plan)).unwrap_err();
+    assert_eq!(
+        err,
+        ExecError::TensorTooLarge {
+            layer: "model.layers.0".into(),
+            tensor: "bias".into(),
+            bytes: 1024,
+            limit: 1000,
+        }
+    );
+    assert_eq!(err.code(), "UNSUPPORTED");
+    assert_eq!(manager.gpu_bytes(), 0, "nothing was confirmed");
+}

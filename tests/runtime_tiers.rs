@@ -35,6 +35,13 @@ const HOST_BUDGET: u64 = 56 * MIB;
 const WINDOW: u64 = 16 * MIB;
 
 fn runtime(vram: VramMode, vram_budget: Option<u64>, host_budget: u64) -> Runtime {
+    let mut rt = runtime_without_reader(vram, vram_budget, host_budget);
+    rt.set_layer_reader(Box::new(FileSource::new()));
+    rt
+}
+
+/// [`runtime`] with nothing set to read layers back from: every byte must stay in memory.
+fn runtime_without_reader(vram: VramMode, vram_budget: Option<u64>, host_budget: u64) -> Runtime {
     let policy = Options {
         vram,
         vram_budget,
@@ -47,9 +54,7 @@ fn runtime(vram: VramMode, vram_budget: Option<u64>, host_budget: u64) -> Runtim
         policy,
         ..RuntimeOptions::default()
     };
-    let mut rt = block_on(Runtime::create(options)).expect("runtime");
-    rt.set_layer_reader(Box::new(FileSource::new()));
-    rt
+    block_on(Runtime::create(options)).expect("runtime")
 }
 
 fn assert_books(rt: &Runtime, when: &str) {
@@ -69,7 +74,7 @@ fn tiers(rt: &Runtime) -> Vec<Tier> {
 }
 
 /// Loads MiniLM, measuring the heap's peak over the load; embeds every reference case.
-fn load_and_check(rt: &mut Runtime) -> (u32, u64) {
+fn load_and_check(rt: &mut Runtime) -> (webvram::runtime::ModelInfo, u64) {
     let base = heap::reset_peak() as u64;
     let options = LoadOptions::default();
     let source = FileSource::new();
@@ -87,14 +92,15 @@ fn load_and_check(rt: &mut Runtime) -> (u32, u64) {
         );
         assert_books(rt, &case.name);
     }
-    (info.id, peak)
+    (info, peak)
 }
 
 #[test]
 fn the_cpu_path_keeps_the_host_budget_and_streams_the_rest() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut rt = runtime(VramMode::Cpu, None, HOST_BUDGET);
-    let (id, peak) = load_and_check(&mut rt);
+    let (info, peak) = load_and_check(&mut rt);
+    let id = info.id;
     eprintln!(
         "load peak over the baseline: {:.1} MiB",
         peak as f64 / MIB as f64
@@ -138,9 +144,29 @@ fn low_vram_uses_all_three_tiers() {
 }
 
 #[test]
-fn a_host_budget_below_the_word_table_is_a_clear_oom() {
+fn a_word_table_over_the_host_budget_stays_in_its_file_and_is_read_by_rows() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut rt = runtime(VramMode::Cpu, None, 32 * MIB);
+    // 32 MiB: less than the 47 MB word table alone.
+    let budget = 32 * MIB;
+    let mut rt = runtime(VramMode::Cpu, None, budget);
+    let (info, peak) = load_and_check(&mut rt);
+    eprintln!(
+        "load peak over the baseline: {:.1} MiB",
+        peak as f64 / MIB as f64
+    );
+    assert!(peak < budget + WINDOW, "the load held {peak} bytes at once");
+    assert_eq!(info.row_read_tables, ["word_embeddings.weight"]);
+    let map = rt.manager().memory_map();
+    assert_eq!(map.models[0].pinned_host_bytes, 0, "{:?}", map.models[0]);
+    let books = rt.system_stats().books;
+    assert!(books.held_host_bytes <= budget, "{books:?}");
+}
+
+#[test]
+fn a_word_table_over_the_host_budget_without_a_layer_reader_is_a_clear_oom() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // No layer reader: nothing can be read back, so the table must be whole in wasm memory.
+    let mut rt = runtime_without_reader(VramMode::Cpu, None, 32 * MIB);
     let options = LoadOptions::default();
     let source = FileSource::new();
     let err = block_on(rt.load_model(&source, &reference::model_folder(), &options, |_| {}))

@@ -18,15 +18,21 @@ pub struct GpuContext {
 
 impl GpuContext {
     /// Request a device with the adapter's own limits and features and register it with burn.
+    /// `max_binding_bytes` lowers `maxStorageBufferBindingSize` below the adapter's (a phone's
+    /// 128 MiB on a desktop; a browser raises what is asked to WebGPU's default, 128 MiB).
     ///
     /// # Errors
     ///
     /// [`Error::RequestDevice`] when the adapter refuses, [`Error::Backend`] when burn does.
-    pub async fn open(instance: wgpu::Instance, adapter: wgpu::Adapter) -> Result<Self, Error> {
+    pub async fn open(
+        instance: wgpu::Instance,
+        adapter: wgpu::Adapter,
+        max_binding_bytes: Option<u64>,
+    ) -> Result<Self, Error> {
         // burn's kernels need the registry the constructors fill.
         super::run_static_constructors();
         let (device, queue) = adapter
-            .request_device(&device_descriptor(&adapter))
+            .request_device(&device_descriptor(&adapter, max_binding_bytes))
             .await
             .map_err(|err| Error::RequestDevice {
                 message: err.to_string(),
@@ -79,13 +85,20 @@ impl GpuContext {
 
 /// Ask for everything the adapter has. Mirrors burn's own WGSL request (which drops
 /// `MAPPABLE_PRIMARY_BUFFERS`, a native-only feature that slows other buffers down).
-fn device_descriptor(adapter: &wgpu::Adapter) -> wgpu::DeviceDescriptor<'static> {
+fn device_descriptor(
+    adapter: &wgpu::Adapter,
+    max_binding_bytes: Option<u64>,
+) -> wgpu::DeviceDescriptor<'static> {
+    let mut limits = adapter.limits();
+    if let Some(cap) = max_binding_bytes {
+        limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(cap);
+    }
     wgpu::DeviceDescriptor {
         label: Some("webvram"),
         required_features: adapter
             .features()
             .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
-        required_limits: adapter.limits(),
+        required_limits: limits,
         memory_hints: wgpu::MemoryHints::MemoryUsage,
         trace: wgpu::Trace::Off,
         experimental_features: wgpu::ExperimentalFeatures::disabled(),

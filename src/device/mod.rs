@@ -18,7 +18,8 @@ pub use profile::AdapterProfile;
 pub(crate) type FoundAdapter = (wgpu::Instance, wgpu::Adapter);
 
 /// Probe the adapter and open a device on it; `None` (with the reason in the profile) when the
-/// host has no usable adapter.
+/// host has no usable adapter. `max_binding_bytes` caps the device's storage bindings (see
+/// [`GpuContext::open`]).
 ///
 /// # Errors
 ///
@@ -26,6 +27,7 @@ pub(crate) type FoundAdapter = (wgpu::Instance, wgpu::Adapter);
 /// is reported through the profile instead, so the runtime can still run on the CPU.
 pub async fn open(
     power: wgpu::PowerPreference,
+    max_binding_bytes: Option<u64>,
 ) -> Result<(AdapterProfile, Option<GpuContext>), crate::Error> {
     #[cfg(target_arch = "wasm32")]
     let (mut profile, found) = web::probe(power).await?;
@@ -34,7 +36,7 @@ pub async fn open(
     let Some((instance, adapter)) = found else {
         return Ok((profile, None));
     };
-    match GpuContext::open(instance, adapter).await {
+    match GpuContext::open(instance, adapter, max_binding_bytes).await {
         Ok(gpu) => Ok((profile, Some(gpu))),
         Err(err) => {
             profile.available = false;

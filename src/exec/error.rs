@@ -57,21 +57,37 @@ pub enum ExecError {
         /// What the backend said.
         reason: String,
     },
-    /// One tensor is larger than one storage binding may be. webvram refuses it rather than
-    /// splitting it: a split tensor would need split kernels in every model.
+    /// One row of a tensor (or a whole tensor of rank below 2) is larger than one storage
+    /// binding may be once read in f32. Larger tensors are split into row blocks that fit; this
+    /// one cannot be.
     #[error(
-        "tensor \"{tensor}\" of layer \"{layer}\" takes {bytes} bytes, more than the device's \
-         maxStorageBufferBindingSize of {limit}; use a smaller dtype or an adapter with larger bindings"
+        "tensor \"{tensor}\" of layer \"{layer}\" takes {bytes} bytes in f32 and cannot be split \
+         into rows within the device's maxStorageBufferBindingSize of {limit}; use an adapter \
+         with larger bindings"
     )]
     TensorTooLarge {
         /// The layer's name.
         layer: String,
         /// The tensor's name, relative to the layer.
         tensor: String,
-        /// Its bytes.
+        /// Its bytes read in f32.
         bytes: u64,
         /// The device's limit.
         limit: u64,
+    },
+    /// A kernel asked for a tensor whole that the upload stored in row blocks (it is larger than
+    /// one storage binding); such a tensor is read with `LayerWeights::row_blocks`.
+    #[error(
+        "tensor \"{tensor}\" of layer \"{layer}\" is stored in {blocks} row blocks (larger than \
+         one storage binding) and this kernel reads it whole"
+    )]
+    SplitTensor {
+        /// The layer's name.
+        layer: String,
+        /// The tensor's name, relative to the layer.
+        tensor: String,
+        /// How many blocks it is stored in.
+        blocks: usize,
     },
     /// A layer held in f16 was to be uploaded to a device without `shader-f16` (or to the CPU
     /// backend): load its weights in f32 for this device.
@@ -151,6 +167,7 @@ impl ExecError {
             | ExecError::Manager(crate::manager::ManagerError::DoesNotFit { .. }) => "OOM",
             ExecError::DeviceLost { .. } => "DEVICE_LOST",
             ExecError::TensorTooLarge { .. }
+            | ExecError::SplitTensor { .. }
             | ExecError::UnsupportedMove { .. }
             | ExecError::F16Unsupported { .. } => "UNSUPPORTED",
             ExecError::BadInput(_) => "INVALID_INPUT",

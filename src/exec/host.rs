@@ -98,9 +98,17 @@ impl HostValues {
     /// The first `len` values (all of them when there are fewer), sharing the allocation.
     #[must_use]
     pub fn prefix(&self, len: usize) -> Self {
-        let end = len.min(self.len()) * self.dtype.size();
-        let bytes = (self.bytes.view(0, end))
-            .unwrap_or_else(|_| Bytes::from_bytes_vec(self.bytes[..end].to_vec()).shared());
+        self.range(0..len)
+    }
+
+    /// Values `range` (clamped to the values there are), sharing the allocation.
+    #[must_use]
+    pub fn range(&self, range: std::ops::Range<usize>) -> Self {
+        let size = self.dtype.size();
+        let end = range.end.min(self.len()) * size;
+        let start = (range.start * size).min(end);
+        let bytes = (self.bytes.view(start, end))
+            .unwrap_or_else(|_| Bytes::from_bytes_vec(self.bytes[start..end].to_vec()).shared());
         Self {
             dtype: self.dtype,
             bytes,
@@ -333,6 +341,13 @@ mod tests {
         let prefix = values.prefix(3);
         assert_eq!(prefix.as_f32(), Some(&[1.0, 2.0, 3.0][..]));
         assert_eq!(ptr(&prefix), ptr(&values));
+        let middle = values.range(1..3);
+        assert_eq!(middle.as_f32(), Some(&[2.0, 3.0][..]));
+        assert_eq!(
+            middle.as_f32().unwrap().as_ptr(),
+            ptr(&values).wrapping_add(1)
+        );
+        assert_eq!(values.range(3..9).as_f32(), Some(&[4.0][..]));
         let data = values.tensor_data([2, 2]);
         assert_eq!(data.as_bytes().as_ptr(), ptr(&values).cast::<u8>());
         assert_eq!(data.try_to_vec::<f32>().unwrap(), [1.0, 2.0, 3.0, 4.0]);

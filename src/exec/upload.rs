@@ -17,24 +17,7 @@ use burn::tensor::Device;
 use crate::exec::compute::Compute;
 use crate::exec::error::ExecError;
 use crate::exec::host::HostLayer;
-use crate::exec::layer::LayerWeights;
-
-/// Refuses a layer with a tensor larger than one storage binding: kernels bind each tensor
-/// whole, so such a tensor could be allocated but never used.
-///
-/// # Errors
-/// [`ExecError::TensorTooLarge`] naming the first tensor over `limit`.
-pub(crate) fn check_binding_limit(host: &HostLayer, limit: u64) -> Result<(), ExecError> {
-    match host.tensors.iter().find(|(_, t)| t.bytes() > limit) {
-        Some((name, tensor)) => Err(ExecError::TensorTooLarge {
-            layer: host.name.clone(),
-            tensor: name.clone(),
-            bytes: tensor.bytes(),
-            limit,
-        }),
-        None => Ok(()),
-    }
-}
+use crate::exec::layer::{BlockRows, LayerWeights, block_rows};
 
 /// Fails like the device would if it held only `capacity` bytes: burn's pool bytes in use plus
 /// the layer must fit.
@@ -73,12 +56,12 @@ pub(crate) async fn upload(
     host: &HostLayer,
     simulated_capacity: Option<u64>,
 ) -> Result<LayerWeights, ExecError> {
-    check_upload(compute, host, simulated_capacity)?;
-    upload_checked(compute, host).await
+    let split = check_upload(compute, host, simulated_capacity)?;
+    upload_checked(compute, host, &split).await
 }
 
 /// Everything that can refuse an upload before it starts: the simulated capacity, f16 support,
-/// the binding limit.
+/// the binding limit. Returns the tensors to split into row blocks (over the binding limit).
 ///
 /// # Errors
 /// As [`upload`], less the errors the device raises.
@@ -86,7 +69,7 @@ fn check_upload(
     compute: &Compute,
     host: &HostLayer,
     simulated_capacity: Option<u64>,
-) -> Result<(), ExecError> {
+) -> Result<BlockRows, ExecError> {
     check_simulated(compute.device(), host, simulated_capacity)?;
     if host.has_f16() && !compute.has_shader_f16() {
         return Err(ExecError::F16Unsupported {
@@ -94,8 +77,8 @@ fn check_upload(
         });
     }
     match compute.gpu() {
-        Some(gpu) => check_binding_limit(host, gpu.limits().max_storage_buffer_binding_size),
-        None => Ok(()),
+        Some(gpu) => block_rows(host, gpu.limits().max_storage_buffer_binding_size),
+        None => Ok(BlockRows::new()),
     }
 }
 
@@ -104,7 +87,11 @@ fn check_upload(
 ///
 /// # Errors
 /// What the device raises: [`ExecError::OutOfMemory`] or [`ExecError::Backend`].
-async fn upload_checked(compute: &Compute, host: &HostLayer) -> Result<LayerWeights, ExecError> {
+async fn upload_checked(
+    compute: &Compute,
+    host: &HostLayer,
+    split: &BlockRows,
+) -> Result<LayerWeights, ExecError> {
     let gpu = match compute {
         Compute::Cpu(device) => return Ok(LayerWeights::share_on_cpu(host, device)),
         Compute::Gpu(gpu) => gpu,
@@ -113,7 +100,7 @@ async fn upload_checked(compute: &Compute, host: &HostLayer) -> Result<LayerWeig
     let device = gpu.wgpu_device();
     let oom_scope = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
     let validation_scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-    let weights = LayerWeights::upload(host, gpu.burn_device());
+    let weights = LayerWeights::upload_split(host, gpu.burn_device(), split);
     let flushed = gpu.burn_device().flush();
     let validation = validation_scope.pop();
     let oom = oom_scope.pop();
@@ -146,24 +133,37 @@ mod tests {
     use crate::exec::host::HostTensor;
 
     #[test]
-    fn a_tensor_over_the_binding_limit_is_refused_by_name() {
+    fn tensors_over_the_binding_limit_split_into_rows_that_fit_in_f32() {
         let mut host = HostLayer::new("layer.0");
-        let tensor = |n: usize| HostTensor::f32(vec![n], vec![0.0; n]);
-        host.tensors.insert("bias".into(), tensor(4));
-        host.tensors.insert("weight".into(), tensor(64));
-        assert_eq!(check_binding_limit(&host, 256), Ok(()));
-        let err = check_binding_limit(&host, 255).unwrap_err();
+        let tensor = |shape: Vec<usize>| {
+            let n = shape.iter().product();
+            HostTensor::f32(shape, vec![0.0; n])
+        };
+        host.tensors.insert("bias".into(), tensor(vec![4]));
+        host.tensors.insert("weight".into(), tensor(vec![8, 8]));
+        assert_eq!(block_rows(&host, 256), Ok(BlockRows::new()));
+        // 32 bytes a row: 255 bytes hold 7 rows.
+        assert_eq!(block_rows(&host, 255), Ok([("weight".into(), 7)].into()));
+        // f16 holds 128 bytes but is read as 256 in f32: split all the same.
+        let half = host.clone().into_dtype(crate::weights::ConvertTarget::F16);
+        assert_eq!(block_rows(&half, 128), Ok([("weight".into(), 4)].into()));
+        let err = block_rows(&host, 31).unwrap_err();
         assert_eq!(
             err,
             ExecError::TensorTooLarge {
                 layer: "layer.0".into(),
                 tensor: "weight".into(),
                 bytes: 256,
-                limit: 255
+                limit: 31
             }
         );
         assert!(
             err.to_string().contains("maxStorageBufferBindingSize"),
+            "{err}"
+        );
+        let err = block_rows(&host, 15).unwrap_err();
+        assert!(
+            matches!(&err, ExecError::TensorTooLarge { tensor, .. } if tensor == "bias"),
             "{err}"
         );
     }

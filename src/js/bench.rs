@@ -69,7 +69,7 @@ pub async fn bench_synthetic_model(
         width: options.width,
         seed: options.seed,
     };
-    let (profile, gpu) = crate::device::open(wgpu::PowerPreference::HighPerformance)
+    let (profile, gpu) = crate::device::open(wgpu::PowerPreference::HighPerformance, None)
         .await
         .map_err(to_js_error)?;
     let gpu = gpu.ok_or_else(|| {

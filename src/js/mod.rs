@@ -27,7 +27,12 @@ fn start() {
 }
 
 /// Option keys the JS layer handles itself; the rest ([`Options::KEYS`]) belong to the policy.
-const JS_KEYS: [&str; 3] = ["powerPreference", "simulatedGpuCapacity", "rememberBudget"];
+const JS_KEYS: [&str; 4] = [
+    "powerPreference",
+    "simulatedGpuCapacity",
+    "rememberBudget",
+    "maxBindingBytes",
+];
 
 /// `Runtime.create`'s options, and whether to store budgets learned from out-of-memory events
 /// (`rememberBudget`, default `true`).
@@ -43,6 +48,7 @@ pub(crate) fn parse_options(options: JsValue) -> Result<(RuntimeOptions, bool), 
     };
     let simulated_gpu_capacity = args::whole_option(given, JS_KEYS[1])?;
     let remember = args::bool_option(given, JS_KEYS[2])?.unwrap_or(true);
+    let max_binding_bytes = args::whole_option(given, JS_KEYS[3])?;
     // The policy's own keys, through serde (types, enum spellings); undefined means absent.
     let policy_part = js_sys::Object::new();
     for key in Options::KEYS {
@@ -62,6 +68,7 @@ pub(crate) fn parse_options(options: JsValue) -> Result<(RuntimeOptions, bool), 
         power_preference,
         learned,
         simulated_gpu_capacity,
+        max_binding_bytes,
     };
     Ok((options, remember))
 }

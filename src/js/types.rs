@@ -34,6 +34,10 @@ export interface RuntimeOptions {
   rememberBudget?: boolean;
   /** Fail uploads as out of memory beyond this many device bytes: to test OOM handling. */
   simulatedGpuCapacity?: number;
+  /** Cap the device's maxStorageBufferBindingSize (bytes) below the adapter's, as a phone's
+   *  128 MiB: larger weights are then stored and read in row blocks. Browsers do not go below
+   *  WebGPU's default of 128 MiB. */
+  maxBindingBytes?: number;
 }
 
 export interface AdapterProfile {
@@ -153,6 +157,9 @@ export interface ModelInfo {
   /** A causal LM's longest context (prompt + new tokens). */
   contextLength?: number;
   shards: string[];
+  /** Lookup tables left in their files because they did not fit `hostBudget` (a sentence
+   *  encoder's word table): each call reads only its tokens' rows from Cache Storage. */
+  rowReadTables: string[];
 }
 
 /** One turn of a conversation, rendered with the model's chat template. */

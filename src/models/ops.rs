@@ -67,9 +67,22 @@ pub(crate) fn project(
             bias.then_some(prefix),
         );
     }
-    let w = weight(layer, &name, [outputs, inputs])?;
-    // Rank-2 matmul: one GEMM for the whole batch, no broadcasting of the weight.
-    let mut y = x.reshape([batch * seq, inputs]).matmul(w.transpose());
+    if let Some(actual) = layer.shape(&name) {
+        check_shape(layer, &name, actual, &[outputs, inputs])?;
+    }
+    // Rank-2 matmuls: one GEMM for the whole batch, no broadcasting of the weight; one per row
+    // block of a weight larger than a storage binding, their outputs side by side.
+    let x = x.reshape([batch * seq, inputs]);
+    let mut blocks = layer.row_blocks(&name)?;
+    let mut y = match blocks.len() {
+        1 => x.matmul(blocks.remove(0).transpose()),
+        _ => Tensor::cat(
+            (blocks.into_iter())
+                .map(|w| x.clone().matmul(w.transpose()))
+                .collect(),
+            1,
+        ),
+    };
     if bias {
         y = y + weight(layer, &format!("{prefix}.bias"), [outputs])?.unsqueeze::<2>();
     }

@@ -112,6 +112,9 @@ impl Runtime {
             layer_of: &layer_of,
             inference: &inference,
             pinned,
+            // The output projection reads every row of its table per step (the token table's,
+            // when tied), so the tables stay whole in wasm memory.
+            row_read: &[],
         };
         let placed = (self.place_weights(source, base, &layout, options, progress)).await?;
         let mut info = ModelInfo::placed(

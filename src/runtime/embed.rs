@@ -73,6 +73,14 @@ pub struct EmbedReport {
 }
 
 /// One batch's vectors and what its forward pass did.
+/// Where a batch's word vectors come from.
+enum Words<'a> {
+    /// Read from the table's file for this batch, one row per token.
+    Rows(&'a [f32]),
+    /// Gathered from the table pinned in wasm memory (a shared clone).
+    Table(crate::exec::HostTensor),
+}
+
 struct BatchRun {
     vectors: Vec<Vec<f32>>,
     forward: ForwardStats,
@@ -195,6 +203,15 @@ impl Runtime {
             sequence: tokens.seq() as u64,
         };
         let request = self.manager.request_for(&[model_id], workload)?;
+        // A word table left in its file: this batch's rows, read once for every retry.
+        let rows = match entry(&self.models, model_id)?
+            .row_read
+            .iter()
+            .any(|t| t == WORD_TABLE)
+        {
+            true => Some(self.table_rows(model_id, WORD_TABLE, tokens.ids()).await?),
+            false => None,
+        };
         let mut device_replaced = false;
         let (forward, oom, values, width) = loop {
             let now = self.now_ms();
@@ -204,13 +221,19 @@ impl Runtime {
                 .sentence(model_id, "embed")?
                 .bert;
             // A clone shares the table's allocation: the executor is borrowed again below.
-            let words = (self.exec.pinned(model_id, WORD_TABLE).cloned()).ok_or_else(|| {
-                ExecError::MissingTensor {
-                    layer: EMBEDDINGS_LAYER.into(),
-                    tensor: WORD_TABLE.into(),
-                }
-            })?;
-            let input = |device: &_| bert.input_with_table(tokens, &words, device);
+            let words = match &rows {
+                Some(rows) => Words::Rows(rows),
+                None => Words::Table(self.exec.pinned(model_id, WORD_TABLE).cloned().ok_or_else(
+                    || ExecError::MissingTensor {
+                        layer: EMBEDDINGS_LAYER.into(),
+                        tensor: WORD_TABLE.into(),
+                    },
+                )?),
+            };
+            let input = |device: &_| match &words {
+                Words::Rows(rows) => bert.input_with_rows(tokens, rows.to_vec(), device),
+                Words::Table(table) => bert.input_with_table(tokens, table, device),
+            };
             let result = (self.exec)
                 .load_and_run(&mut self.manager, model_id, bert, &request, input, now)
                 .await;

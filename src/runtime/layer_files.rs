@@ -223,6 +223,80 @@ impl LayerFiles {
     }
 }
 
+impl LayerFiles {
+    /// Rows `ids` of the [rows, …] tensor `name` of `layer`, in the order given, as the load
+    /// holds them (`held_as`) widened to f32: a lookup table that stays in its file (Cache
+    /// Storage or the network) while each call reads only the rows it needs. Runs of nearby ids
+    /// share one read.
+    ///
+    /// # Errors
+    /// [`ExecError::Source`] when the tensor is not registered or a read fails;
+    /// [`ExecError::BadInput`] for an id past the table's rows.
+    pub async fn rows(
+        &self,
+        model: ModelId,
+        (layer, name): (&str, &str),
+        ids: &[u32],
+    ) -> Result<Vec<f32>, ExecError> {
+        let source_error = |message: String| ExecError::Source {
+            layer: layer.to_owned(),
+            message,
+        };
+        let tensor = (self.models.borrow().get(&model))
+            .and_then(|layers| layers.get(layer)?.iter().find(|t| t.name == name).cloned())
+            .ok_or_else(|| source_error(format!("no file holds {name} of model {model}")))?;
+        let rows = tensor.shape.first().copied().unwrap_or(0);
+        let width: usize = tensor.shape.iter().skip(1).product();
+        let row_bytes = (tensor.range.end - tensor.range.start) / (rows.max(1) as u64);
+        if let Some(id) = ids.iter().find(|&&id| id as usize >= rows) {
+            let message = format!("row {id} of {}, which has {rows}", tensor.full);
+            return Err(ExecError::BadInput(message));
+        }
+        let mut wanted: Vec<u32> = ids.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut found: BTreeMap<u32, usize> = BTreeMap::new();
+        let mut values = Vec::with_capacity(wanted.len() * width);
+        for run in row_runs(&wanted, (MERGE_GAP_BYTES / row_bytes.max(1)) as u32) {
+            let (first, last) = (run[0], run[run.len() - 1]);
+            let start = tensor.range.start + u64::from(first) * row_bytes;
+            let end = tensor.range.start + (u64::from(last) + 1) * row_bytes;
+            let bytes = (self.reader.read(&tensor.url, start..end).await)
+                .map_err(|err| source_error(format!("reading rows of {}: {err}", tensor.full)))?;
+            if bytes.len() as u64 != end - start {
+                let message = format!("{}: the read returned too few bytes", tensor.full);
+                return Err(source_error(message));
+            }
+            let held = HostValues::convert(&tensor.full, tensor.dtype, &bytes, tensor.held_as)
+                .map_err(|err| source_error(err.to_string()))?;
+            for &id in run {
+                let at = (id - first) as usize * width;
+                found.insert(id, values.len());
+                held.extend_f32(at..at + width, &mut values);
+            }
+        }
+        let mut out = Vec::with_capacity(ids.len() * width);
+        for id in ids {
+            let at = found[id];
+            out.extend_from_slice(&values[at..at + width]);
+        }
+        Ok(out)
+    }
+}
+
+/// Sorted, distinct `ids` as runs that one read each covers: ids at most `gap` apart share one.
+fn row_runs(ids: &[u32], gap: u32) -> Vec<&[u32]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=ids.len() {
+        if i == ids.len() || ids[i] - ids[i - 1] > gap.max(1) {
+            runs.push(&ids[start..i]);
+            start = i;
+        }
+    }
+    runs
+}
+
 /// Reads closer than this are merged into one: a layer's tensors lie next to each other in its
 /// file, so a layer is usually one read (one request, one `blob.slice`).
 const MERGE_GAP_BYTES: u64 = 64 * 1024;
@@ -270,6 +344,44 @@ mod tests {
             held_as: ConvertTarget::F32,
             shape: vec![(len / 4) as usize],
         }
+    }
+
+    #[test]
+    fn nearby_rows_share_a_read() {
+        assert_eq!(row_runs(&[], 4), Vec::<&[u32]>::new());
+        assert_eq!(row_runs(&[3, 5, 9, 20, 21], 4), [&[3, 5, 9][..], &[20, 21]]);
+        assert_eq!(row_runs(&[3, 5], 0), [&[3][..], &[5]]);
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn rows_come_back_in_the_order_asked_as_the_load_holds_them() {
+        let dir = std::env::temp_dir().join(format!("webvram-rows-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("table.bin");
+        // A 4 × 2 f32 table after 8 bytes of something else.
+        let table: Vec<f32> = vec![0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+        let mut bytes = vec![0u8; 8];
+        bytes.extend(table.iter().flat_map(|v| v.to_le_bytes()));
+        std::fs::write(&path, &bytes).unwrap();
+        let files = LayerFiles::new(Box::new(crate::fetch::FileSource::new()));
+        let mut tensor = located(8, 32);
+        tensor.url = path.to_str().unwrap().to_owned();
+        tensor.shape = vec![4, 2];
+        let id = ModelId::new(7);
+        let layers = [("@rows".to_owned(), vec![tensor.clone()])].into();
+        files.models.borrow_mut().insert(id, layers);
+        let rows = |ids: &[u32]| pollster::block_on(files.rows(id, ("@rows", "t8"), ids));
+        assert_eq!(rows(&[3, 0, 3]).unwrap(), [6.0, 7.0, 0.5, 1.0, 6.0, 7.0]);
+        assert!(matches!(rows(&[4]), Err(ExecError::BadInput(_))));
+        // Held in f16, as a load in f16 would: rounded the same way.
+        tensor.held_as = ConvertTarget::F16;
+        files
+            .models
+            .borrow_mut()
+            .insert(id, [("@rows".to_owned(), vec![tensor])].into());
+        assert_eq!(rows(&[1]).unwrap(), [2.0, 3.0]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

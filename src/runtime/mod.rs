@@ -55,6 +55,10 @@ pub struct RuntimeOptions {
     /// out-of-memory handling on a machine that does not run out (see
     /// [`Executor::set_simulated_capacity`]).
     pub simulated_gpu_capacity: Option<u64>,
+    /// Caps the device's `maxStorageBufferBindingSize` below the adapter's, as a phone's would
+    /// be: tensors larger than one binding are then stored and read in row blocks. For testing
+    /// that path on a machine with larger bindings (a browser never goes below 128 MiB).
+    pub max_binding_bytes: Option<u64>,
 }
 
 impl RuntimeOptions {
@@ -78,6 +82,8 @@ pub struct Runtime {
     exec: Executor,
     models: BTreeMap<ModelId, models::LoadedModel>,
     power: wgpu::PowerPreference,
+    /// [`RuntimeOptions::max_binding_bytes`], for a replacement device too.
+    max_binding_bytes: Option<u64>,
     /// Time origin for the manager's clock (load order, idle unload).
     started: web_time::Instant,
     /// Events not yet taken by [`take_events`](Self::take_events).
@@ -117,7 +123,7 @@ impl Runtime {
             let reason = "the caller asked for the CPU (vram: \"cpu\")";
             (AdapterProfile::unavailable(reason), None)
         } else {
-            device::open(power).await?
+            device::open(power, options.max_binding_bytes).await?
         };
         let fingerprint = policy::fingerprint(&profile);
         let learned = (options.learned.iter()).find(|learned| learned.applies_to(&fingerprint));
@@ -136,6 +142,7 @@ impl Runtime {
             exec,
             models: BTreeMap::new(),
             power,
+            max_binding_bytes: options.max_binding_bytes,
             started: web_time::Instant::now(),
             pending: Vec::new(),
             seen,

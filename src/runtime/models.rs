@@ -49,6 +49,8 @@ pub(crate) struct LoadedModel {
     pub url: String,
     pub loaded: Loaded,
     pub kind: Kind,
+    /// Pinned tensors left in their files and read by rows per call.
+    pub row_read: Vec<String>,
 }
 
 /// A model kind's own state (architecture and tokenizer; weights are in the executor).
@@ -86,6 +88,9 @@ pub struct ModelInfo {
     pub context_length: Option<usize>,
     /// Weight files read.
     pub shards: Vec<String>,
+    /// Lookup tables left in their files because they did not fit `hostBudget`: each call reads
+    /// only the rows it needs from Cache Storage (or the network).
+    pub row_read_tables: Vec<String>,
 }
 
 impl ModelInfo {
@@ -111,6 +116,7 @@ impl ModelInfo {
             shards: (placed.loaded.shards().iter())
                 .map(|s| s.name().to_owned())
                 .collect(),
+            row_read_tables: placed.row_read.clone(),
         }
     }
 }
@@ -192,6 +198,7 @@ impl Runtime {
             url: url.to_owned(),
             loaded: placed.loaded,
             kind,
+            row_read: placed.row_read,
         };
         self.models.insert(placed.id, model);
     }
@@ -203,7 +210,7 @@ impl Runtime {
 
     /// Opens a new device after a loss and moves every model onto it.
     pub(super) async fn replace_device(&mut self) -> Result<(), Error> {
-        let (_, gpu) = crate::device::open(self.power).await?;
+        let (_, gpu) = crate::device::open(self.power, self.max_binding_bytes).await?;
         let gpu = gpu.ok_or_else(|| ExecError::DeviceLost {
             reason: "the device was lost and no adapter is available any more".into(),
         })?;

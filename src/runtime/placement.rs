@@ -23,6 +23,10 @@ use crate::weights::ConvertTarget;
 /// model's lifetime (gathered on the host, never uploaded): they are pinned, not planned.
 pub(crate) const PINNED_LAYER: &str = "@pinned";
 
+/// The pseudo-layer the layer files record row-read tables under: pinned tensors left in their
+/// files because they did not fit the host budget ([`WeightLayout::row_read`]).
+pub(crate) const ROWS_LAYER: &str = "@rows";
+
 /// What a model kind tells the load about its weights.
 pub(crate) struct WeightLayout<'a> {
     /// The model's name in the books (its folder).
@@ -37,6 +41,12 @@ pub(crate) struct WeightLayout<'a> {
     /// The pinned tensors the model needs, as (layer they would be in, name): a checkpoint
     /// without one is refused before any data is read.
     pub pinned: &'a [(&'a str, &'a str)],
+    /// Pinned tensors the model only reads rows of (a word lookup, not a projection). When the
+    /// pinned tensors do not fit the host budget's room and layers can be read back, these stay
+    /// in their files (Cache Storage or the network) and each call reads just its rows
+    /// ([`LayerFiles::rows`](crate::runtime::LayerFiles::rows)), so the table never has to be
+    /// whole in wasm memory.
+    pub row_read: &'a [&'a str],
 }
 
 /// A model whose weights are placed: its id in the books, the load's record and the bytes of
@@ -47,6 +57,8 @@ pub(crate) struct Placed {
     pub id: ModelId,
     pub loaded: Loaded,
     pub weight_bytes: u64,
+    /// Pinned tensors left in their files, read by rows (see [`WeightLayout::row_read`]).
+    pub row_read: Vec<String>,
 }
 
 impl Runtime {
@@ -70,9 +82,10 @@ impl Runtime {
         let held_as = self.weight_dtype();
         let mut sizes = layer_sizes(&opened, layout.layer_of, held_as);
         let pinned = sizes.remove(PINNED_LAYER).unwrap_or(0);
-        let id = self.register_weights(layout, &sizes, pinned, held_as)?;
+        let (row_read, on_file) = self.row_read_tables(&opened, layout, held_as, pinned);
+        let id = self.register_weights(layout, &sizes, pinned - on_file, held_as)?;
         match self
-            .stream_into_tiers(id, source, opened, layout, held_as, options, progress)
+            .stream_into_tiers(id, source, opened, layout, &row_read, options, progress)
             .await
         {
             Ok(loaded) => {
@@ -81,6 +94,7 @@ impl Runtime {
                     id,
                     loaded,
                     weight_bytes,
+                    row_read,
                 })
             }
             Err(err) => {
@@ -88,6 +102,35 @@ impl Runtime {
                 Err(err)
             }
         }
+    }
+
+    /// The pinned tensors to leave in their files and read by rows, with their bytes as held:
+    /// every [`row_read`](WeightLayout::row_read) one when the `pinned` bytes do not fit the
+    /// host budget's room and layers can be read back; none otherwise.
+    fn row_read_tables(
+        &self,
+        opened: &OpenedModel,
+        layout: &WeightLayout<'_>,
+        held_as: ConvertTarget,
+        pinned: u64,
+    ) -> (Vec<String>, u64) {
+        if pinned <= self.manager.host_room() || self.files.is_none() {
+            return (Vec::new(), 0);
+        }
+        let mut tables = (Vec::new(), 0u64);
+        for (_, header) in opened.headers() {
+            for tensor in header.tensors() {
+                if let Some((layer, name)) = (layout.layer_of)(tensor.name())
+                    && layer == PINNED_LAYER
+                    && layout.row_read.contains(&name.as_str())
+                {
+                    tables.0.push(name);
+                    let bytes = tensor.numel().saturating_mul(held_as.size() as u64);
+                    tables.1 = tables.1.saturating_add(bytes);
+                }
+            }
+        }
+        tables
     }
 
     /// Registers the layers (`sizes`, by name) with the manager and books the `pinned` bytes,
@@ -144,13 +187,20 @@ impl Runtime {
         source: &S,
         opened: OpenedModel,
         layout: &WeightLayout<'_>,
-        held_as: ConvertTarget,
+        row_read: &[String],
         options: &LoadOptions,
         progress: impl FnMut(&Progress<'_>),
     ) -> Result<Loaded, Error> {
-        let layer_of = layout.layer_of;
+        let held_as = self.weight_dtype();
+        // Pinned tensors left in their files are read by rows, and not assembled by the load.
+        let on_file =
+            |(layer, name): &(String, String)| layer == PINNED_LAYER && row_read.contains(name);
+        let layer_of = |tensor: &str| (layout.layer_of)(tensor).filter(|l| !on_file(l));
         if let Some(files) = &self.files {
-            let refetched = |tensor: &str| layer_of(tensor).filter(|(l, _)| l != PINNED_LAYER);
+            let refetched = |tensor: &str| match (layout.layer_of)(tensor) {
+                Some(located) if on_file(&located) => Some((ROWS_LAYER.to_owned(), located.1)),
+                located => located.filter(|(l, _)| l != PINNED_LAYER),
+            };
             files.register(id, opened.files(), &refetched, held_as);
         }
         let plan = self.manager.loaded_into_host(id, self.now_ms())?;
@@ -211,6 +261,30 @@ impl Runtime {
 }
 
 impl Runtime {
+    /// Rows `ids` of model `id`'s pinned tensor `name`, which the load left in its file
+    /// ([`WeightLayout::row_read`]), in order and widened to f32.
+    ///
+    /// # Errors
+    /// [`ExecError::Source`](crate::exec::ExecError::Source) when no layer reader is set or a
+    /// read fails; `BadInput` for an id past the table.
+    pub(crate) async fn table_rows(
+        &mut self,
+        id: ModelId,
+        name: &str,
+        ids: &[u32],
+    ) -> Result<Vec<f32>, Error> {
+        let files = self
+            .files
+            .clone()
+            .ok_or_else(|| crate::exec::ExecError::Source {
+                layer: ROWS_LAYER.into(),
+                message: format!("{name} is left in its file but no layer reader is set"),
+            })?;
+        let rows = files.rows(id, (ROWS_LAYER, name), ids).await;
+        self.note_cache_misses();
+        Ok(rows?)
+    }
+
     /// Records that the files at `urls` of model `id` are in the persistent cache (the load
     /// stored them, or read them from there): every layer read only from those files is booked
     /// `cache` rather than `remote` from now on. Unknown ids and URLs are ignored.

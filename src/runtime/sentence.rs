@@ -77,6 +77,7 @@ impl Runtime {
             layer_of: &layer_of,
             inference: &inference,
             pinned: &[(EMBEDDINGS_LAYER, WORD_TABLE)],
+            row_read: &[WORD_TABLE],
         };
         let placed = (self.place_weights(source, base, &layout, options, progress)).await?;
         let kind = ModelKind::SentenceEmbedding;

@@ -1,8 +1,8 @@
 // SmolLM2-135M-Instruct end to end in headless Chromium (real weights converted by set-up, served
 // by a real HTTP server on 127.0.0.1), against the independent numpy reference that set-up builds
 // (www/models/SmolLM2-135M-Instruct/reference/): tokens, final-position logits and greedy ids on
-// the CPU path and on SwiftShader WebGPU with the layers streamed under a small budget (and the
-// measured decode split); the same greedy ids in every other VRAM state; stream(), abort, and the
+// the CPU path, greedy ids on SwiftShader WebGPU with the layers streamed under a small budget (and
+// the measured decode split); the same greedy ids in every other VRAM state; stream(), abort, and the
 // errors a page gets for wrong calls and options.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -146,22 +146,22 @@ test('SmolLM2 on the CPU path: tokens, logits and greedy ids equal the reference
 
 test('SmolLM2 on SwiftShader WebGPU with a 64 MiB budget: streamed layers, a measured decode split, the same greedy ids', { timeout: 600_000 }, async () => {
   const bread = referenceCase('text_bread');
-  const out = await inPage(async (webvram, url, { ids, text, budget }) => {
+  const out = await inPage(async (webvram, url, { text, budget }) => {
     const rt = await webvram.Runtime.create({ vram: 'low', vramBudget: budget, reserveVram: 0 });
     const model = await rt.loadModel(url, { cache: false });
-    const logits = Array.from(await model.logits(ids));
+    // No separate logits() call: each prompt pass costs minutes on SwiftShader; the logits on
+    // a streamed GPU budget are checked against numpy natively (lavapipe), the ids here.
     const generation = await model.generate(text, { maxNewTokens: 8 });
     const again = await model.generate(text, { maxNewTokens: 4 });
     const tiers = model.memoryMap().map((l) => l.tier);
     const books = rt.systemStats().books;
     rt.destroy();
-    return { logits, generation, again, tiers, books, state: rt.vramState };
-  }, { ids: bread.ids, text: bread.text, budget: 64 * MIB });
-  const diff = maxDiff(out.logits, bread.logits);
+    return { generation, again, tiers, books, state: rt.vramState };
+  }, { text: bread.text, budget: 64 * MIB });
   const s = out.generation.stats;
-  console.log(`low 64 MiB: max |Δlogit| ${diff.toExponential(2)}; prefill ${s.prefillMs.toFixed(0)} ms, `
+  console.log(`low 64 MiB: prefill ${s.prefillMs.toFixed(0)} ms, `
     + `${s.decodeTokensPerS.toFixed(2)} tokens/s, ${(s.streamedBytesPerToken / MIB).toFixed(0)} MiB streamed per token`);
-  assert.ok(diff <= MAX_LOGIT_DIFF, `max |Δlogit| ${diff}`);
+  assert.equal(s.promptTokens, bread.ids.length);
   assertGreedy('low', out.generation.tokens, bread);
   const gpu = out.tiers.filter((t) => t === 'gpu').length;
   assert.ok(gpu > 0 && gpu < out.tiers.length, `tiers ${out.tiers}`);

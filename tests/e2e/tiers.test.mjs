@@ -4,7 +4,8 @@
 // layers on the GPU, in wasm memory and in Cache Storage at once, and gives the same embeddings
 // as a fully resident run; the books (GPU and host) agree after every step; a cache entry
 // deleted between two calls is read back by Range from the network and booked `remote`; with
-// the cache refused, everything non-resident is `remote` and still runs.
+// the cache refused, everything non-resident is `remote` and still runs, and a word table over
+// the host budget stays in its file, its rows read per call.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -130,8 +131,10 @@ test('a 96 MiB model runs on a 16 MiB GPU budget and a 24 MiB host budget, every
   assert.ok(ranged.length > 0, 'layers were read by Range');
 });
 
-test('with the cache write refused, everything non-resident is remote and still runs', { timeout: 600_000 }, async () => {
+test('with the cache write refused, everything non-resident is remote and still runs; a word table over the host budget is read by rows', { timeout: 600_000 }, async () => {
   const resident = await residentVectors();
+  // 12 MiB: below the 15.6 MB word table, which then stays in its file.
+  const budgets = { ...BUDGETS, hostBudget: 12 * MIB };
   const out = await inPage(async (webvram, url, texts, budgets) => {
     await webvram.clearCache();
     Cache.prototype.put = () => Promise.reject(new DOMException('simulated', 'QuotaExceededError'));
@@ -139,9 +142,14 @@ test('with the cache write refused, everything non-resident is remote and still 
     const model = await rt.loadModel(url, { cache: true });
     const vectors = (await model.embed(texts)).map((v) => Array.from(v));
     const stats = rt.systemStats();
-    return { vectors, books: stats.books, tiers: stats.memory_map.layers.map((l) => l.tier) };
-  }, BUDGETS);
+    return { vectors, books: stats.books, tiers: stats.memory_map.layers.map((l) => l.tier),
+      info: model.info, pinned: stats.memory_map.models[0].pinnedHostBytes };
+  }, budgets);
   assert.ok(out.books.agrees, JSON.stringify(out.books));
+  assert.ok(out.books.hostAgrees, JSON.stringify(out.books));
+  assert.ok(out.books.heldHostBytes <= budgets.hostBudget, JSON.stringify(out.books));
+  assert.deepEqual(out.info.rowReadTables, ['word_embeddings.weight']);
+  assert.equal(out.pinned, 0);
   assert.ok(out.tiers.includes('remote'), out.tiers.join());
   assert.ok(!out.tiers.includes('cache'), out.tiers.join());
   out.vectors.forEach((v, i) => assert.ok(maxDiff(v, resident.vectors[i]) <= 1e-5, `text ${i}`));

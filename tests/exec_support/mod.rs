@@ -31,8 +31,14 @@ pub const MODEL: SynthMlp = SynthMlp {
 
 /// A fresh device on the native adapter (lavapipe here).
 pub fn gpu() -> GpuContext {
+    gpu_capped(None)
+}
+
+/// [`gpu`] with its storage bindings capped at `max_binding_bytes`.
+pub fn gpu_capped(max_binding_bytes: Option<u64>) -> GpuContext {
     let power = wgpu::PowerPreference::HighPerformance;
-    let (profile, gpu) = pollster::block_on(webvram::device::open(power)).expect("probe");
+    let opened = webvram::device::open(power, max_binding_bytes);
+    let (profile, gpu) = pollster::block_on(opened).expect("probe");
     gpu.unwrap_or_else(|| panic!("no GPU device: {:?}", profile.unavailable_reason))
 }
 

@@ -137,13 +137,34 @@ impl BertModel {
                 expected: format!("{expected:?}"),
             });
         }
-        let activation = self.input(tokens, device)?;
         let mut words = Vec::with_capacity(tokens.ids().len() * hidden);
         for &id in tokens.ids() {
             let start = id as usize * hidden;
             table.data.extend_f32(start..start + hidden, &mut words);
         }
-        let words = TensorData::new(words, [tokens.ids().len(), hidden]);
+        self.input_with_rows(tokens, words, device)
+    }
+
+    /// [`input_with_table`](Self::input_with_table) with the word rows already read, one per
+    /// token id in order ([batch × seq, hidden] row-major): from a table left in its file.
+    ///
+    /// # Errors
+    /// [`ExecError::BadInput`] for a row count that is not one per token, and as [`input`](Self::input).
+    pub fn input_with_rows(
+        &self,
+        tokens: &TokenBatch,
+        words: Vec<f32>,
+        device: &Device,
+    ) -> Result<BertActivation, ExecError> {
+        let (count, hidden) = (tokens.ids().len(), self.config.hidden_size());
+        if words.len() != count * hidden {
+            return Err(ExecError::BadInput(format!(
+                "{} word values for {count} tokens of width {hidden}",
+                words.len()
+            )));
+        }
+        let activation = self.input(tokens, device)?;
+        let words = TensorData::new(words, [count, hidden]);
         Ok(activation.with_words(Tensor::from_data(words, device)))
     }
 
