@@ -24,6 +24,23 @@ fn load_plan(manager: &webvram::manager::Manager, id: ModelId) -> Plan {
     manager.load_models_gpu(&LoadRequest::new([id]), 1).unwrap()
 }
 
+/// Registers `spec` with a HIGH_VRAM manager, inserts `layers` into an executor on `compute` and
+/// applies the load plan, which must fail: the error, and the manager to check the books on.
+fn failed_load(
+    compute: webvram::exec::Compute,
+    spec: webvram::manager::ModelSpec,
+    layers: std::collections::BTreeMap<String, HostLayer>,
+) -> (ExecError, webvram::manager::Manager) {
+    let options = webvram::policy::Options::default();
+    let mut manager = webvram::manager::Manager::new(high(), &options);
+    let id = manager.register(spec).unwrap();
+    let mut exec = webvram::exec::Executor::new(compute);
+    exec.insert_model(&manager, id, layers).unwrap();
+    let plan = load_plan(&manager, id);
+    let err = block_on(exec.apply(&mut manager, &plan)).unwrap_err();
+    (err, manager)
+}
+
 #[test]
 fn a_layer_with_no_bytes_and_no_source_is_not_in_memory() {
     let url = write(&MODEL, "errors-missing");
@@ -199,24 +216,18 @@ impl LayeredModel for RankThree {
 /// same branch of the upload.)
 #[test]
 fn f16_layers_on_a_device_without_shader_f16_are_refused_by_name() {
-    use webvram::exec::{Compute, Executor};
-    use webvram::manager::Manager;
-    use webvram::policy::Options;
+    use webvram::exec::Compute;
     use webvram::weights::ConvertTarget;
 
     let url = write(&MODEL, "errors-f16");
     let layers = exec_support::load_as(&url, &|_| true, ConvertTarget::F16);
-    let mut manager = Manager::new(high(), &Options::default());
     let spec = MODEL.model_spec_in(
         "f16 on cpu",
         InferenceEstimate::Fixed(0),
         ConvertTarget::F16,
     );
-    let id = manager.register(spec).unwrap();
-    let mut exec = Executor::new(Compute::Cpu(burn::tensor::Device::flex()));
-    exec.insert_model(&manager, id, layers).unwrap();
-    let plan = load_plan(&manager, id);
-    let err = block_on(exec.apply(&mut manager, &plan)).unwrap_err();
+    let cpu = Compute::Cpu(burn::tensor::Device::flex());
+    let (err, manager) = failed_load(cpu, spec, layers);
     assert_eq!(
         err,
         ExecError::F16Unsupported {
@@ -233,21 +244,12 @@ fn f16_layers_on_a_device_without_shader_f16_are_refused_by_name() {
 /// any upload, with the books left as they were.
 #[test]
 fn a_tensor_that_no_row_split_fits_in_one_binding_is_refused_by_name() {
-    use webvram::exec::{Compute, Executor};
-    use webvram::manager::Manager;
-    use webvram::policy::Options;
-
     let gpu = exec_support::gpu_capped(Some(1000));
     assert_eq!(gpu.limits().max_storage_buffer_binding_size, 1000);
     let url = write(&MODEL, "errors-binding");
     let layers = exec_support::load(&url, &|_| true);
-    let mut manager = Manager::new(high(), &Options::default());
     let spec = MODEL.model_spec("binding", InferenceEstimate::Fixed(0));
-    let id = manager.register(spec).unwrap();
-    let mut exec = Executor::new(Compute::Gpu(gpu));
-    exec.insert_model(&manager, id, layers).unwrap();
-    let plan = load_plan(&manager, id);
-    let err = block_on(exec.apply(&mut manager, &plan)).unwrap_err();
+    let (err, manager) = failed_load(webvram::exec::Compute::Gpu(gpu), spec, layers);
     assert_eq!(
         err,
         ExecError::TensorTooLarge {

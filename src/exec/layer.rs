@@ -51,8 +51,7 @@ pub(crate) fn block_rows(host: &HostLayer, limit: u64) -> Result<BlockRows, Exec
         if read_bytes <= limit {
             continue;
         }
-        let rows = tensor.shape.first().copied().unwrap_or(1).max(1);
-        let row_bytes = widened_bytes(tensor.data.len() / rows);
+        let row_bytes = widened_bytes(row_len(tensor));
         if tensor.shape.len() < 2 || row_bytes > limit {
             return Err(ExecError::TensorTooLarge {
                 layer: host.name.clone(),
@@ -64,6 +63,11 @@ pub(crate) fn block_rows(host: &HostLayer, limit: u64) -> Result<BlockRows, Exec
         split.insert(name.clone(), (limit / row_bytes) as usize);
     }
     Ok(split)
+}
+
+/// Values in one row (one index of the outermost dimension) of `tensor`.
+fn row_len(tensor: &HostTensor) -> usize {
+    tensor.data.len() / tensor.shape.first().copied().unwrap_or(1).max(1)
 }
 
 /// Bytes of `len` values read in f32.
@@ -85,8 +89,9 @@ impl LayerWeights {
     pub(crate) fn upload_split(host: &HostLayer, device: &Device, split: &BlockRows) -> Self {
         let tensors = (host.tensors.iter())
             .map(|(name, t)| {
-                let row = t.data.len() / t.shape.first().copied().unwrap_or(1).max(1);
-                let block = split.get(name).map_or(t.data.len(), |rows| rows * row);
+                let block = split
+                    .get(name)
+                    .map_or(t.data.len(), |rows| rows * row_len(t));
                 let blocks = (0..t.data.len().max(1))
                     .step_by(block.max(1))
                     .map(|start| {
@@ -166,11 +171,6 @@ impl LayerWeights {
                 block.clone().cast(FloatDType::F32).reshape([rows, width])
             })
             .collect())
-    }
-
-    /// How many blocks `name` is stored in (1 unless the upload split it).
-    pub fn block_count(&self, name: &str) -> Option<usize> {
-        self.tensors.get(name).map(|s| s.blocks.len())
     }
 
     /// The shape stored for `name`, if the layer has it.

@@ -17,10 +17,21 @@ pub(crate) fn weight<const D: usize>(
     name: &str,
     shape: [usize; D],
 ) -> Result<Tensor<D>, ExecError> {
-    if let Some(actual) = layer.shape(name) {
-        check_shape(layer, name, actual, &shape)?;
-    }
+    check_stored_shape(layer, name, &shape)?;
     layer.get::<D>(name)
+}
+
+/// A typed error when `layer` stores `name` in a shape other than `expected` (a missing tensor
+/// is left to the lookup that follows, which names it).
+fn check_stored_shape(
+    layer: &LayerWeights,
+    name: &str,
+    expected: &[usize],
+) -> Result<(), ExecError> {
+    match layer.shape(name) {
+        Some(actual) => check_shape(layer, name, actual, expected),
+        None => Ok(()),
+    }
 }
 
 /// A typed error when `actual` is not `expected`.
@@ -67,9 +78,7 @@ pub(crate) fn project(
             bias.then_some(prefix),
         );
     }
-    if let Some(actual) = layer.shape(&name) {
-        check_shape(layer, &name, actual, &[outputs, inputs])?;
-    }
+    check_stored_shape(layer, &name, &[outputs, inputs])?;
     // Rank-2 matmuls: one GEMM for the whole batch, no broadcasting of the weight; one per row
     // block of a weight larger than a storage binding, their outputs side by side.
     let x = x.reshape([batch * seq, inputs]);

@@ -72,7 +72,6 @@ pub struct EmbedReport {
     pub truncated: Vec<usize>,
 }
 
-/// One batch's vectors and what its forward pass did.
 /// Where a batch's word vectors come from.
 enum Words<'a> {
     /// Read from the table's file for this batch, one row per token.
@@ -81,6 +80,7 @@ enum Words<'a> {
     Table(crate::exec::HostTensor),
 }
 
+/// One batch's vectors and what its forward pass did.
 struct BatchRun {
     vectors: Vec<Vec<f32>>,
     forward: ForwardStats,

@@ -85,7 +85,15 @@ impl Runtime {
         let (row_read, on_file) = self.row_read_tables(&opened, layout, held_as, pinned);
         let id = self.register_weights(layout, &sizes, pinned - on_file, held_as)?;
         match self
-            .stream_into_tiers(id, source, opened, layout, &row_read, options, progress)
+            .stream_into_tiers(
+                id,
+                source,
+                opened,
+                layout,
+                (held_as, &row_read),
+                options,
+                progress,
+            )
             .await
         {
             Ok(loaded) => {
@@ -125,8 +133,7 @@ impl Runtime {
                     && layout.row_read.contains(&name.as_str())
                 {
                     tables.0.push(name);
-                    let bytes = tensor.numel().saturating_mul(held_as.size() as u64);
-                    tables.1 = tables.1.saturating_add(bytes);
+                    tables.1 = tables.1.saturating_add(held_bytes(tensor.numel(), held_as));
                 }
             }
         }
@@ -187,11 +194,10 @@ impl Runtime {
         source: &S,
         opened: OpenedModel,
         layout: &WeightLayout<'_>,
-        row_read: &[String],
+        (held_as, row_read): (ConvertTarget, &[String]),
         options: &LoadOptions,
         progress: impl FnMut(&Progress<'_>),
     ) -> Result<Loaded, Error> {
-        let held_as = self.weight_dtype();
         // Pinned tensors left in their files are read by rows, and not assembled by the load.
         let on_file =
             |(layer, name): &(String, String)| layer == PINNED_LAYER && row_read.contains(name);
@@ -336,6 +342,11 @@ fn check_pinned(opened: &OpenedModel, layout: &WeightLayout<'_>) -> Result<(), E
     }
 }
 
+/// Bytes of `numel` values held as `held_as`.
+fn held_bytes(numel: u64, held_as: ConvertTarget) -> u64 {
+    numel.saturating_mul(held_as.size() as u64)
+}
+
 /// Bytes of each layer as held (pinned tensors under [`PINNED_LAYER`]), from the headers.
 fn layer_sizes(
     opened: &OpenedModel,
@@ -346,9 +357,8 @@ fn layer_sizes(
     for (_, header) in opened.headers() {
         for tensor in header.tensors() {
             if let Some((layer, _)) = layer_of(tensor.name()) {
-                let bytes = tensor.numel().saturating_mul(held_as.size() as u64);
                 let total: &mut u64 = sizes.entry(layer).or_default();
-                *total = total.saturating_add(bytes);
+                *total = total.saturating_add(held_bytes(tensor.numel(), held_as));
             }
         }
     }
