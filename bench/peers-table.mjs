@@ -21,8 +21,9 @@ console.log(`${m.cpu || '?'}, ${m.cores ?? '?'} cores, Chromium ${m.chromium || 
 console.log(line(['config', 'ok', ...cols.map((c) => c[0])]));
 console.log(line(['---', '---', ...cols.map(() => '---:')]));
 for (const [name, s] of rows) console.log(line([name, s.ok ? 'yes' : `**no** ${(s.error || '').split('\n')[0].slice(0, 60)}`, ...cols.map(([, k, , d]) => fmt(s[k], d))]));
-const peers = rows.filter(([n, s]) => !n.startsWith('webvram-') && s.ok);
-for (const [name, s] of rows.filter(([n]) => n.startsWith('webvram-'))) {
+const ours = (n) => /^webvram[-.]/.test(n);  // webvram-auto, webvram.cpu-auto, webvram.select-auto, …
+const peers = rows.filter(([n, s]) => !ours(n) && s.ok);
+for (const [name, s] of rows.filter(([n]) => ours(n))) {
   const device = name.split('-').pop();
   const same = peers.filter(([n]) => n.endsWith(`-${device}`));
   const pool = same.length ? same : peers;

@@ -1,35 +1,60 @@
 #!/usr/bin/env bash
-# Builds the npm package into pkg/: wasm-pack (release, --target web), then wasm-opt -Oz from the
-# `binaryen` npm package. (Debian 12's binaryen 108 produces a module Chromium rejects: it rewrites
-# wasm-bindgen's reference-typed tables wrongly. Without any wasm-opt the package still works.)
+# Builds the npm package into pkg/: the full module (WebGPU + CPU) in pkg/ and the CPU-only module
+# (`--no-default-features`, a third of the size: no GPU kernel compiler) in pkg/cpu/, each by
+# wasm-pack (release, --target web) and then wasm-opt from the `binaryen` npm package. (Debian 12's
+# binaryen 108 produces a module Chromium rejects: it rewrites wasm-bindgen's reference-typed tables
+# wrongly. Without any wasm-opt the package still works.) pkg/select.js picks one for the browser.
 # Skips all work when pkg/ is newer than every input.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-wasm=pkg/webvram_bg.wasm
-if [ -f "$wasm" ] && [ -f pkg/index.js ] && [ -z "$(find src js Cargo.toml Cargo.lock scripts/build.sh -newer "$wasm" -print -quit)" ]; then
+full=pkg/webvram_bg.wasm
+cpu=pkg/cpu/webvram_bg.wasm
+inputs="src js Cargo.toml Cargo.lock scripts/build.sh"
+if [ -f "$full" ] && [ -f "$cpu" ] && [ -f pkg/select.js ] \
+  && [ -z "$(find $inputs -newer "$full" -print -quit)" ] && [ -z "$(find $inputs -newer "$cpu" -print -quit)" ]; then
   echo "[build] pkg/ is up to date"
   exit 0
 fi
-echo "[build] wasm-pack build --release --target web"
-wasm-pack build --release --target web --out-dir pkg --out-name webvram --no-pack
-# npm applies wasm-pack's pkg/.gitignore ("*") inside pkg/ and would leave the snippets out of the
-# tarball; the repository's own .gitignore already ignores /pkg.
-rm -f pkg/.gitignore
-# The package entry: wasm-bindgen's module plus the error classes (a wasm-bindgen snippet, under a
-# hashed folder); `await using rt = …` destroys the runtime.
-errors=$(cd pkg && find snippets -path '*/js/errors.js' | head -n 1)
-[ -n "$errors" ] || { echo "[build] no js/errors.js snippet in pkg/" >&2; exit 1; }
-cp js/errors.d.ts pkg/errors.d.ts
-sed "s#@ERRORS@#./$errors#" js/index.js > pkg/index.js
-cp js/index.d.ts pkg/index.d.ts
+
+# One module: wasm-pack into $1 (extra cargo arguments after it), then the package entry around it.
+module() {
+  local out=$1
+  shift
+  echo "[build] wasm-pack build --release --target web --out-dir $out $*"
+  wasm-pack build --release --target web --out-dir "$out" --out-name webvram --no-pack ${1:+-- "$@"}
+  # npm applies wasm-pack's .gitignore ("*") inside the folder and would leave the snippets out of
+  # the tarball; the repository's own .gitignore already ignores /pkg.
+  rm -f "$out/.gitignore"
+  # The entry: wasm-bindgen's module plus the error classes (a wasm-bindgen snippet, under a hashed
+  # folder); `await using rt = …` destroys the runtime.
+  local errors
+  errors=$(cd "$out" && find snippets -path '*/js/errors.js' | head -n 1)
+  [ -n "$errors" ] || { echo "[build] no js/errors.js snippet in $out/" >&2; exit 1; }
+  cp js/errors.d.ts "$out/errors.d.ts"
+  sed "s#@ERRORS@#./$errors#" js/index.js > "$out/index.js"
+  cp js/index.d.ts "$out/index.d.ts"
+}
+# The full module first: its wasm-pack writes into pkg/, which holds cpu/.
+module pkg
+module pkg/cpu --no-default-features
+cp js/select.js pkg/select.js
+cp js/select.d.ts pkg/select.d.ts
+
 opt=node_modules/.bin/wasm-opt
 level=${WASM_OPT_LEVEL:--O3}
 if [ -x "$opt" ] && [ "$level" != none ]; then
-  echo "[build] wasm-opt $level ($(stat -c %s "$wasm") bytes before; about a minute)"
+  # wasm-opt runs on one core: both modules at once (the full one takes ~6 min on this machine).
   # No --enable flags: binaryen reads the features rustc declared in the module.
-  "$opt" "$level" "$wasm" -o "$wasm.opt" && mv "$wasm.opt" "$wasm"
+  echo "[build] wasm-opt $level on both modules ($(stat -c %s "$full") and $(stat -c %s "$cpu") bytes before; minutes)"
+  "$opt" "$level" "$full" -o "$full.opt" & full_pid=$!
+  "$opt" "$level" "$cpu" -o "$cpu.opt" & cpu_pid=$!
+  wait "$full_pid" && wait "$cpu_pid"
+  mv "$full.opt" "$full"
+  mv "$cpu.opt" "$cpu"
 fi
-raw=$(stat -c %s "$wasm")
-gz=$(gzip -9 -c "$wasm" | wc -c)
-awk -v w="$wasm" -v r="$raw" -v g="$gz" 'BEGIN { printf "[build] %s: %.1f MB, %.1f MB gzipped\n", w, r / 1e6, g / 1e6 }'
+for wasm in "$full" "$cpu"; do
+  raw=$(stat -c %s "$wasm")
+  gz=$(gzip -9 -c "$wasm" | wc -c)
+  awk -v w="$wasm" -v r="$raw" -v g="$gz" 'BEGIN { printf "[build] %s: %.1f MB, %.1f MB gzipped\n", w, r / 1e6, g / 1e6 }'
+done

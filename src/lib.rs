@@ -32,3 +32,7 @@ pub use stats::SystemStats;
 
 /// The crate version, reported as `webvram_version` in [`SystemStats`].
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Which build this is, reported as `webvram_build` in [`SystemStats`]: `"gpu"` (WebGPU and the
+/// CPU, the package's `webvram`) or `"cpu"` (the CPU-only `webvram/cpu`, no GPU backend linked).
+pub const BUILD: &str = if cfg!(feature = "gpu") { "gpu" } else { "cpu" };

@@ -39,6 +39,8 @@ pub struct SystemInfo {
     pub wasm_memory_bytes: u64,
     /// This crate's version.
     pub webvram_version: String,
+    /// `"gpu"` or `"cpu"`: which of the package's two modules this is ([`crate::BUILD`]).
+    pub webvram_build: String,
     /// `navigator.userAgent`, or a native description.
     pub user_agent: String,
 }

@@ -160,6 +160,7 @@ fn system_stats_use_comfyuis_exact_field_names() {
             "ram_total",
             "user_agent",
             "wasm_memory_bytes",
+            "webvram_build",
             "webvram_version"
         ]
     );
@@ -179,6 +180,7 @@ fn system_stats_use_comfyuis_exact_field_names() {
     assert_eq!(device["type"], "vulkan");
     assert_eq!(json["vram_state"], "SHARED");
     assert_eq!(json["system"]["os"], "Linux");
+    assert_eq!(json["system"]["webvram_build"], "gpu");
     assert!(
         json["system"]["ram_total"].as_u64().unwrap()
             >= json["system"]["ram_free"].as_u64().unwrap()

@@ -1,8 +1,14 @@
 //! The GPU adapter: probe it once into an [`AdapterProfile`], then open one device that burn and
 //! webvram share.
 
+#[cfg(any(feature = "gpu", target_arch = "wasm32"))]
 mod ctors;
+#[cfg(feature = "gpu")]
 mod describe;
+#[cfg(feature = "gpu")]
+mod gpu;
+#[cfg(not(feature = "gpu"))]
+#[path = "gpu_absent.rs"]
 mod gpu;
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
@@ -10,11 +16,13 @@ mod profile;
 #[cfg(target_arch = "wasm32")]
 mod web;
 
+#[cfg(any(feature = "gpu", target_arch = "wasm32"))]
 pub(crate) use ctors::run_static_constructors;
 pub use gpu::GpuContext;
 pub use profile::AdapterProfile;
 
 /// A found adapter, with the instance it came from (wgpu needs both alive).
+#[cfg(feature = "gpu")]
 pub(crate) type FoundAdapter = (wgpu::Instance, wgpu::Adapter);
 
 /// Probe the adapter and open a device on it; `None` (with the reason in the profile) when the
@@ -26,6 +34,20 @@ pub(crate) type FoundAdapter = (wgpu::Instance, wgpu::Adapter);
 /// Only for browser faults worth surfacing. A missing adapter, or a device the adapter refuses,
 /// is reported through the profile instead, so the runtime can still run on the CPU.
 pub async fn open(
+    power: wgpu::PowerPreference,
+    max_binding_bytes: Option<u64>,
+) -> Result<(AdapterProfile, Option<GpuContext>), crate::Error> {
+    #[cfg(not(feature = "gpu"))]
+    {
+        let _ = (power, max_binding_bytes);
+        Ok((without_adapter(gpu::CPU_ONLY), None))
+    }
+    #[cfg(feature = "gpu")]
+    open_gpu(power, max_binding_bytes).await
+}
+
+#[cfg(feature = "gpu")]
+async fn open_gpu(
     power: wgpu::PowerPreference,
     max_binding_bytes: Option<u64>,
 ) -> Result<(AdapterProfile, Option<GpuContext>), crate::Error> {
@@ -43,6 +65,19 @@ pub async fn open(
             profile.unavailable_reason = Some(err.to_string());
             Ok((profile, None))
         }
+    }
+}
+
+/// A profile for a host without an adapter (the caller asked for the CPU, or this build has no
+/// GPU), saying why, with the host's RAM and cores as the probe would have read them.
+pub fn without_adapter(reason: impl Into<String>) -> AdapterProfile {
+    #[cfg(target_arch = "wasm32")]
+    {
+        web::without_adapter(reason)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        native::without_adapter(reason)
     }
 }
 

@@ -1,9 +1,11 @@
 //! The native probe: wgpu on Vulkan (lavapipe in tests) described in WebGPU's own terms.
 
-use super::describe::describe;
-use super::{AdapterProfile, FoundAdapter};
+use super::AdapterProfile;
+#[cfg(feature = "gpu")]
+use super::{FoundAdapter, describe::describe};
 
 /// Find the adapter wgpu would use natively and describe it as a browser would.
+#[cfg(feature = "gpu")]
 pub(crate) async fn probe(power: wgpu::PowerPreference) -> (AdapterProfile, Option<FoundAdapter>) {
     // Primary APIs only: a GL adapter would describe the same GPU worse.
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
@@ -16,21 +18,28 @@ pub(crate) async fn probe(power: wgpu::PowerPreference) -> (AdapterProfile, Opti
     };
     match instance.request_adapter(&request).await {
         Ok(adapter) => (profile_of(&adapter), Some((instance, adapter))),
-        Err(err) => (
-            AdapterProfile::unavailable(format!("no wgpu adapter: {err}")),
-            None,
-        ),
+        Err(err) => (without_adapter(format!("no wgpu adapter: {err}")), None),
     }
 }
 
+/// A profile with no adapter, saying why, with the host's RAM, cores and OS.
+pub(crate) fn without_adapter(reason: impl Into<String>) -> AdapterProfile {
+    with_host(AdapterProfile::unavailable(reason))
+}
+
+#[cfg(feature = "gpu")]
 fn profile_of(adapter: &wgpu::Adapter) -> AdapterProfile {
+    with_host(describe(adapter))
+}
+
+fn with_host(profile: AdapterProfile) -> AdapterProfile {
     AdapterProfile {
         device_memory_gib: total_ram_bytes().map(|b| b as f64 / GIB),
         hardware_concurrency: std::thread::available_parallelism()
             .ok()
             .map(|n| n.get() as u32),
         user_agent: Some(native_user_agent()),
-        ..describe(adapter)
+        ..profile
     }
 }
 

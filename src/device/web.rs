@@ -1,19 +1,30 @@
 //! The browser probe: `navigator.gpu` read through `Reflect`, so no unstable web-sys APIs are
 //! needed, then the same adapter opened through wgpu.
 
-use js_sys::{Object, Reflect};
+#[cfg(feature = "gpu")]
+use js_sys::Object;
+use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
+#[cfg(feature = "gpu")]
 use wasm_bindgen_futures::JsFuture;
 
-use super::describe::describe;
-use super::{AdapterProfile, FoundAdapter};
+use super::AdapterProfile;
+#[cfg(feature = "gpu")]
+use super::{FoundAdapter, describe::describe};
+#[cfg(feature = "gpu")]
 use crate::Error;
+
+/// A profile with no adapter, saying why, with what `navigator` tells about the host.
+pub(crate) fn without_adapter(reason: impl Into<String>) -> AdapterProfile {
+    HostInfo::read(&navigator()).apply(AdapterProfile::unavailable(reason))
+}
 
 /// Find the WebGPU adapter and describe it; `None` with a reason when the page has none.
 ///
 /// # Errors
 ///
 /// [`Error::Browser`] when `requestAdapter()` itself rejects (a browser fault, not absence).
+#[cfg(feature = "gpu")]
 pub(crate) async fn probe(
     power: wgpu::PowerPreference,
 ) -> Result<(AdapterProfile, Option<FoundAdapter>), Error> {
@@ -48,6 +59,7 @@ pub(crate) async fn probe(
     Ok((profile, Some((instance, adapter))))
 }
 
+#[cfg(feature = "gpu")]
 async fn request_raw_adapter(
     gpu: &JsValue,
     power: wgpu::PowerPreference,
@@ -67,6 +79,7 @@ async fn request_raw_adapter(
 }
 
 /// wgpu cannot see `GPUAdapterInfo.vendor` / `.architecture` in a browser; read them directly.
+#[cfg(feature = "gpu")]
 fn with_raw_info(mut profile: AdapterProfile, raw: &JsValue) -> AdapterProfile {
     let info = get(raw, "info");
     profile.vendor = string(&info, "vendor").to_lowercase();
@@ -126,10 +139,12 @@ fn get(target: &JsValue, key: &str) -> JsValue {
     Reflect::get(target, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
+#[cfg(feature = "gpu")]
 fn string(target: &JsValue, key: &str) -> String {
     get(target, key).as_string().unwrap_or_default()
 }
 
+#[cfg(feature = "gpu")]
 fn call_method(target: &JsValue, name: &str, arg: &JsValue) -> Result<js_sys::Promise, JsValue> {
     let function: js_sys::Function = get(target, name).dyn_into()?;
     function.call1(target, arg)?.dyn_into()
@@ -142,6 +157,7 @@ pub(crate) fn wasm_memory_bytes() -> u64 {
     buffer.byte_length() as u64
 }
 
+#[cfg(feature = "gpu")]
 pub(crate) fn browser_error(api: &'static str, value: JsValue) -> Error {
     let message = value
         .dyn_ref::<js_sys::Error>()

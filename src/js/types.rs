@@ -110,7 +110,9 @@ export interface BooksCheck {
 export interface SystemStats {
   system: { os: string; ram_total: number; ram_free: number;
     /** The module's `WebAssembly.Memory` byte length. */
-    wasm_memory_bytes: number; webvram_version: string; user_agent: string };
+    wasm_memory_bytes: number; webvram_version: string;
+    /** `'gpu'` for `webvram`, `'cpu'` for the CPU-only `webvram/cpu`. */
+    webvram_build: 'gpu' | 'cpu'; user_agent: string };
   devices: { name: string; type: string; index: number; vram_total: number; vram_free: number;
     torch_vram_total: number; torch_vram_free: number }[];
   vram_state: VramState;

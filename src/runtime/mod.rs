@@ -121,7 +121,7 @@ impl Runtime {
         let power = options.power()?;
         let (profile, gpu) = if options.policy.vram == VramMode::Cpu {
             let reason = "the caller asked for the CPU (vram: \"cpu\")";
-            (AdapterProfile::unavailable(reason), None)
+            (device::without_adapter(reason), None)
         } else {
             device::open(power, options.max_binding_bytes).await?
         };
@@ -218,6 +218,7 @@ impl Runtime {
                 ram_free,
                 wasm_memory_bytes: device::wasm_memory_bytes(),
                 webvram_version: crate::VERSION.to_owned(),
+                webvram_build: crate::BUILD.to_owned(),
                 user_agent,
             },
             devices: vec![self.device_stats()],

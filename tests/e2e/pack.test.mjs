@@ -1,7 +1,8 @@
 // The npm package as a user gets it: `npm pack`, the tarball installed into a fresh project, then
 // `import init, { Runtime } from 'webvram'` in a plain ESM page (import map) and in a Vite build (a
 // page and a module worker), each opened in headless Chromium and asked for real all-MiniLM-L6-v2
-// embeddings (on the CPU backend: see pack-app/embed.js).
+// embeddings (on the CPU backend: see pack-app/embed.js). `webvram/select` must pick the CPU-only
+// module (`webvram/cpu`) in this browser, which has no WebGPU adapter, and fetch only its wasm.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -73,9 +74,10 @@ async function openApp(path) {
   }
 }
 
-function assertEmbeddings(result) {
+function assertEmbeddings(result, build = 'gpu') {
   assert.equal(result.error, undefined, result.error);
   assert.equal(result.vramState, 'DISABLED');
+  assert.equal(result.build, build, 'systemStats().system.webvram_build');
   assert.ok(result.float32, 'embed resolves to Float32Arrays');
   const [cat, kitten, stocks] = result.vectors;
   const dot = (a, b) => a.reduce((sum, x, i) => sum + x * b[i], 0);
@@ -88,29 +90,38 @@ function assertEmbeddings(result) {
 
 test('the tarball holds the built package and nothing else, and its entry points resolve', async () => {
   const files = pack.files.map((f) => f.path);
-  for (const file of ['package.json', 'pkg/webvram.js', 'pkg/webvram.d.ts', 'pkg/webvram_bg.wasm']) {
+  const modules = ['pkg/webvram.js', 'pkg/webvram.d.ts', 'pkg/webvram_bg.wasm'];
+  for (const file of ['package.json', 'pkg/select.js', 'pkg/select.d.ts', ...modules, ...modules.map((f) => f.replace('pkg/', 'pkg/cpu/'))]) {
     assert.ok(files.includes(file), `${file} missing from ${files.join(', ')}`);
   }
   // pkg/snippets/ holds the JS files the Rust side imports (wasm-bindgen's `module = "/js/…"`).
-  const stray = files.filter((f) => !/^(package\.json|README\.md|LICENSE[-\w.]*|pkg\/(index|errors)\.(js|d\.ts)|pkg\/webvram[\w.]*\.(js|d\.ts|wasm)|pkg\/snippets\/.+\.(m?js|d\.ts))$/.test(f));
+  const stray = files.filter((f) => !/^(package\.json|README\.md|LICENSE[-\w.]*|pkg\/select\.(js|d\.ts)|pkg\/(cpu\/)?((index|errors)\.(js|d\.ts)|webvram[\w.]*\.(js|d\.ts|wasm)|snippets\/.+\.(m?js|d\.ts)))$/.test(f));
   assert.deepEqual(stray, [], 'unexpected files in the tarball');
 
   const installed = join(app, 'node_modules/webvram');
   const manifest = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8'));
   assert.equal(manifest.exports['.'].types, manifest.types);
-  for (const target of [manifest.main, manifest.types, manifest.exports['.'].default, manifest.exports['./webvram_bg.wasm']]) {
+  const targets = [manifest.main, manifest.types, manifest.exports['./webvram_bg.wasm'], manifest.exports['./cpu/webvram_bg.wasm']];
+  for (const entry of ['.', './cpu', './select']) targets.push(manifest.exports[entry].default, manifest.exports[entry].types);
+  for (const target of targets) {
     assert.ok(existsSync(join(installed, target)), `${target} is named in package.json but not installed`);
   }
   // Resolution as Node and bundlers do it, from the fresh project.
   const require = createRequire(join(app, 'package.json'));
   assert.equal(require.resolve('webvram'), join(installed, 'pkg/index.js'));
   assert.equal(require.resolve('webvram/webvram_bg.wasm'), join(installed, 'pkg/webvram_bg.wasm'));
-  // Every module the entry and the glue import (wasm-bindgen's snippets) must ship with them.
-  for (const module of ['pkg/index.js', 'pkg/webvram.js']) {
+  assert.equal(require.resolve('webvram/cpu'), join(installed, 'pkg/cpu/index.js'));
+  assert.equal(require.resolve('webvram/select'), join(installed, 'pkg/select.js'));
+  // Every module the entries and the glue import (wasm-bindgen's snippets) must ship with them.
+  for (const module of ['pkg/index.js', 'pkg/webvram.js', 'pkg/cpu/index.js', 'pkg/cpu/webvram.js', 'pkg/select.js']) {
     const source = await readFile(join(installed, module), 'utf8');
     for (const [, spec] of source.matchAll(/\bfrom\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
-      assert.ok(files.includes(posix.join('pkg', spec)), `${module} imports ${spec}, which is not in the tarball`);
+      assert.ok(files.includes(posix.join(posix.dirname(module), spec)), `${module} imports ${spec}, which is not in the tarball`);
     }
+  }
+  const select = await readFile(join(installed, 'pkg/select.js'), 'utf8');
+  for (const [, spec] of select.matchAll(/\bimport\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g)) {
+    assert.ok(files.includes(posix.join('pkg', spec)), `pkg/select.js imports ${spec}, which is not in the tarball`);
   }
   // The entry's types re-export the glue's and the error classes'.
   const entryTypes = await readFile(join(installed, manifest.types), 'utf8');
@@ -121,14 +132,35 @@ test('the tarball holds the built package and nothing else, and its entry points
   assert.match(types, /export class Runtime\b/);
   assert.match(types, /create\(options\??: RuntimeOptions/);
   assert.match(await readFile(join(installed, 'pkg/errors.d.ts'), 'utf8'), /export class OutOfMemoryError extends WebvramError/);
+  assert.match(await readFile(join(installed, 'pkg/cpu/index.d.ts'), 'utf8'), /export \* from '\.\/webvram'/);
+  assert.match(await readFile(join(installed, 'pkg/select.d.ts'), 'utf8'), /export function importWebvram/);
   const wasm = await readFile(join(installed, 'pkg/webvram_bg.wasm'));
-  assert.deepEqual([...wasm.subarray(0, 4)], [0x00, 0x61, 0x73, 0x6d], 'not a wasm module');
+  const cpu = await readFile(join(installed, 'pkg/cpu/webvram_bg.wasm'));
+  for (const module of [wasm, cpu]) assert.deepEqual([...module.subarray(0, 4)], [0x00, 0x61, 0x73, 0x6d], 'not a wasm module');
+  // The point of the CPU-only module: it leaves out the GPU backend, most of the full one.
+  assert.ok(cpu.length < wasm.length / 2, `cpu module ${cpu.length} bytes vs full ${wasm.length}`);
 });
 
 test('a plain ESM page imports the installed package through an import map', async () => {
   const { result, wasm } = await openApp('/plain.html');
   assertEmbeddings(result);
   assert.deepEqual(wasm, ['/node_modules/webvram/pkg/webvram_bg.wasm']);
+});
+
+/** `webvram/select` chose the CPU-only module for this adapter-less browser, which ran MiniLM. */
+function assertSelectedCpu(result) {
+  assertEmbeddings(result, 'cpu');
+  assert.equal(result.choice.build, 'cpu');
+  assert.match(result.choice.reason, /navigator\.gpu|requestAdapter|isFallbackAdapter|software/);
+  assert.ok(result.reasons.some((r) => r.includes('CPU-only build')), result.reasons.join('; '));
+  assert.equal(result.forcedState, 'DISABLED', 'vram: "high" on the CPU-only module');
+  assert.deepEqual([result.explicit.cpu.build, result.explicit.high.build], ['cpu', 'gpu']);
+}
+
+test('webvram/select picks the CPU-only module where there is no adapter, and fetches only it', async () => {
+  const { result, wasm } = await openApp('/select-plain.html');
+  assertSelectedCpu(result);
+  assert.deepEqual(wasm, ['/node_modules/webvram/pkg/cpu/webvram_bg.wasm']);
 });
 
 describe('a Vite build', () => {
@@ -140,25 +172,40 @@ describe('a Vite build', () => {
       base: './',
       configFile: false,
       logLevel: 'error',
-      build: { outDir: 'dist', rolldownOptions: { input: [join(app, 'index.html'), join(app, 'worker.html')] } },
+      build: { outDir: 'dist', rolldownOptions: { input: ['index.html', 'worker.html', 'select.html'].map((page) => join(app, page)) } },
     });
     const assets = await readdir(join(app, 'dist/assets'));
     emitted = assets.filter((f) => /^webvram_bg-[\w-]+\.wasm$/.test(f));
   });
 
-  test('emits the wasm as a hashed asset', () => {
-    assert.equal(emitted.length, 1, `wasm assets: ${emitted.join(', ')}`);
+  test('emits both modules\' wasm as hashed assets (select.js can import either)', () => {
+    assert.equal(emitted.length, 2, `wasm assets: ${emitted.join(', ')}`);
   });
 
+  /** The emitted wasm that `page` fetched: exactly one, and one of the two. */
+  function fetchedOne(wasm) {
+    assert.equal(wasm.length, 1, `fetched ${wasm.join(', ')}`);
+    const name = wasm[0].replace('/dist/assets/', '');
+    assert.ok(emitted.includes(name), `${wasm[0]} is not an emitted asset`);
+    return name;
+  }
+
+  let full;
   test('bundles the package for a page', async () => {
     const { result, wasm } = await openApp('/dist/');
     assertEmbeddings(result);
-    assert.deepEqual(wasm, [`/dist/assets/${emitted[0]}`]);
+    full = fetchedOne(wasm);
   });
 
   test('bundles the package for a module worker', async () => {
     const { result, wasm } = await openApp('/dist/worker.html');
     assertEmbeddings(result);
-    assert.deepEqual(wasm, [`/dist/assets/${emitted[0]}`]);
+    assert.equal(fetchedOne(wasm), full);
+  });
+
+  test('bundles webvram/select, which fetches only the CPU-only module here', async () => {
+    const { result, wasm } = await openApp('/dist/select.html');
+    assertSelectedCpu(result);
+    assert.notEqual(fetchedOne(wasm), full);
   });
 });
