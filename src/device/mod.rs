@@ -26,7 +26,7 @@ pub use profile::AdapterProfile;
 pub(crate) type FoundAdapter = (wgpu::Instance, wgpu::Adapter);
 
 /// Probe the adapter and open a device on it; `None` (with the reason in the profile) when the
-/// host has no usable adapter. `max_binding_bytes` caps the device's storage bindings (see
+/// host has no usable adapter, and always in the CPU-only build, which does not probe. `max_binding_bytes` caps the device's storage bindings (see
 /// [`GpuContext::open`]).
 ///
 /// # Errors
