@@ -26,8 +26,8 @@ pub use profile::AdapterProfile;
 pub(crate) type FoundAdapter = (wgpu::Instance, wgpu::Adapter);
 
 /// Probe the adapter and open a device on it; `None` (with the reason in the profile) when the
-/// host has no usable adapter, and always in the CPU-only build, which does not probe. `max_binding_bytes` caps the device's storage bindings (see
-/// [`GpuContext::open`]).
+/// host has no usable adapter, and always in the CPU-only build, which does not probe.
+/// `max_binding_bytes` caps the device's storage bindings (see `GpuContext::open`).
 ///
 /// # Errors
 ///
