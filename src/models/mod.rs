@@ -10,6 +10,7 @@
 
 pub mod bert;
 mod error;
+mod host_activation;
 mod host_linear;
 mod json;
 pub mod llama;

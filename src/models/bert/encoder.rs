@@ -1,11 +1,11 @@
 //! BERT's two kinds of layer: the embeddings, and one encoder block (self-attention + feed-forward).
 
-use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::{Int, Tensor};
 
 use crate::exec::{ExecError, LayerWeights};
 use crate::models::bert::config::BertConfig;
 use crate::models::bert::ops::{layer_norm, linear, weight};
+use crate::models::ops::{gelu, softmax_last};
 
 /// word + position + token-type embeddings, then LayerNorm. The word vectors are either looked
 /// up in the layer's table on the device, or arrive already gathered on the host (`words`,
@@ -65,7 +65,7 @@ pub(crate) fn encoder_block(
     let attended = self_attention(config, layer, x.clone(), bias)?;
     let attended = linear(attended, layer, "attention.output.dense", h, h)?;
     let x = layer_norm(attended + x, layer, "attention.output.LayerNorm", h, eps)?;
-    let up = gelu(linear(x.clone(), layer, "intermediate.dense", h, inner)?);
+    let up = gelu(linear(x.clone(), layer, "intermediate.dense", h, inner)?)?;
     let down = linear(up, layer, "output.dense", inner, h)?;
     layer_norm(down + x, layer, "output.LayerNorm", h, eps)
 }
@@ -90,6 +90,6 @@ fn self_attention(
     let k = split(linear(x.clone(), layer, "attention.self.key", h, h)?);
     let v = split(linear(x, layer, "attention.self.value", h, h)?);
     let scores = q.matmul(k.swap_dims(2, 3)) + bias.clone();
-    let context = softmax(scores, 3).matmul(v);
+    let context = softmax_last(scores)?.matmul(v);
     Ok(context.swap_dims(1, 2).reshape([batch, seq, h]))
 }

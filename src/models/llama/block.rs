@@ -2,12 +2,12 @@
 //! residual → RMSNorm → SwiGLU → residual (pre-norm, as Llama).
 
 use burn::tensor::Tensor;
-use burn::tensor::activation::{silu, softmax};
+use burn::tensor::activation::silu;
 
 use crate::exec::{ExecError, LayerWeights};
 use crate::models::llama::config::LlamaConfig;
 use crate::models::llama::rope::rotate;
-use crate::models::ops::{project, rms_norm};
+use crate::models::ops::{project, rms_norm, softmax_last};
 
 /// One layer's keys and values for the positions seen so far, each [batch, kv_heads, len, head_dim].
 pub type LayerCache = (Tensor<4>, Tensor<4>);
@@ -121,7 +121,7 @@ fn attention(
     if let Some(mask) = &positions.mask {
         scores = scores + mask.clone().unsqueeze::<4>();
     }
-    let context = softmax(scores, 3).matmul(v.clone());
+    let context = softmax_last(scores)?.matmul(v.clone());
     let context = context
         .reshape([batch, heads, seq, d])
         .swap_dims(1, 2)
