@@ -101,7 +101,7 @@ fn dot_group(rows: &[f32], x: &[f32]) -> [f32; ROW_GROUP] {
     let mut totals = [0f32; ROW_GROUP];
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
-        use core::arch::wasm32::{f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128};
+        use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, v128};
         // SAFETY: every load reads 4 values at `at` or `at + 4` < `whole` ≤ `width` within `x`
         // or within one of the ROW_GROUP rows of `rows` (lengths asserted above); unaligned
         // loads are allowed.
@@ -120,9 +120,7 @@ fn dot_group(rows: &[f32], x: &[f32]) -> [f32; ROW_GROUP] {
             }
         }
         for (r, total) in totals.iter_mut().enumerate() {
-            let v = f32x4_add(lo[r], hi[r]);
-            *total = (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v))
-                + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v));
+            *total = lane_sum(f32x4_add(lo[r], hi[r]));
         }
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
@@ -130,11 +128,7 @@ fn dot_group(rows: &[f32], x: &[f32]) -> [f32; ROW_GROUP] {
         *total = dot(&rows[r * width..r * width + whole], &x[..whole]);
     }
     for (r, total) in totals.iter_mut().enumerate() {
-        let row = &rows[r * width..(r + 1) * width];
-        let tail: f32 = (row[whole..].iter().zip(&x[whole..]))
-            .map(|(a, b)| a * b)
-            .sum();
-        *total += tail;
+        *total += tail_dot(&rows[r * width..(r + 1) * width], x, whole);
     }
     totals
 }
@@ -145,7 +139,7 @@ fn dot_group(rows: &[f32], x: &[f32]) -> [f32; ROW_GROUP] {
 fn dot_group_pair(rows: &[f32], x0: &[f32], x1: &[f32]) -> [[f32; ROW_GROUP]; 2] {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
-        use core::arch::wasm32::{f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128};
+        use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, v128};
         let width = x0.len();
         assert!(
             rows.len() == width * ROW_GROUP && x1.len() == width,
@@ -174,20 +168,29 @@ fn dot_group_pair(rows: &[f32], x0: &[f32], x1: &[f32]) -> [[f32; ROW_GROUP]; 2]
         let mut totals = [[0f32; ROW_GROUP]; 2];
         for (input, (x, lanes)) in [x0, x1].into_iter().zip(sums).enumerate() {
             for r in 0..ROW_GROUP {
-                let v = lanes[r];
-                let row = &rows[r * width..(r + 1) * width];
-                let tail: f32 = (row[whole..].iter().zip(&x[whole..]))
-                    .map(|(w, x)| w * x)
-                    .sum();
-                totals[input][r] = (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v))
-                    + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v))
-                    + tail;
+                totals[input][r] =
+                    lane_sum(lanes[r]) + tail_dot(&rows[r * width..(r + 1) * width], x, whole);
             }
         }
         totals
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     [dot_group(rows, x0), dot_group(rows, x1)]
+}
+
+/// The sum of a vector's four lanes, pairwise: `(0 + 1) + (2 + 3)`.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn lane_sum(v: core::arch::wasm32::v128) -> f32 {
+    use core::arch::wasm32::f32x4_extract_lane;
+    (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v))
+        + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v))
+}
+
+/// `row[from..] · x[from..]`: the values after the last whole SIMD step, added plainly.
+fn tail_dot(row: &[f32], x: &[f32], from: usize) -> f32 {
+    (row[from..].iter().zip(&x[from..]))
+        .map(|(w, x)| w * x)
+        .sum()
 }
 
 /// One dot product with eight independent sums (which the compiler turns into SIMD lanes).
