@@ -8,7 +8,7 @@
 // from Cache Storage (`blob.slice().arrayBuffer()`); embeddings against a native run of the same
 // folder with every layer in memory (`examples/embed_folder.rs`).
 //
-//   node bench/bigmodel.mjs [--gib 6] [--runs 2] [--gpu]
+//   node bench/bigmodel.mjs [--gib 6] [--runs 2] [--host-mib 512] [--gpu]
 //   --gpu: also LOW_VRAM with a 1 GiB GPU budget on SwiftShader (its compute is slow: minutes).
 // Writes bench/out/bigmodel.json and prints a table. Build the package first (npm run build).
 import { execFileSync } from 'node:child_process';
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     gib: { type: 'string', default: '6' },
     runs: { type: 'string', default: '2' },
     gpu: { type: 'boolean', default: false },
+    'host-mib': { type: 'string', default: '512' },
   },
 });
 const MIB = 1 << 20;
@@ -39,7 +40,7 @@ const layers = Math.max(1, Math.round((Number(values.gib) * GIB - 30522 * SHAPE.
 const dir = `target/tmp/bigmodel-${layers}`;
 const folder = `${root}${dir}`;
 const TEXTS = ['Hi', 'The cat sits.'];
-const HOST_BUDGET = 512 * MIB;
+const HOST_BUDGET = Number(values['host-mib']) * MIB;
 
 // The checkpoint (once; ~1 minute per 6 GiB) and its reference embeddings.
 const stamp = `${folder}/done.json`;
@@ -93,7 +94,8 @@ async function measure(label, options) {
         t = performance.now();
         const out = await model.embedWithStats(texts);
         forwards.push({ ms: performance.now() - t, fetchedBytes: out.stats.forward.fetchedBytes,
-          uploadedBytes: out.stats.forward.uploadedBytes, streamedLayers: out.stats.forward.streamedLayers });
+          uploadedBytes: out.stats.forward.uploadedBytes, streamedLayers: out.stats.forward.streamedLayers,
+          readAheadLayers: out.stats.forward.readAheadLayers });
         vectors = out.vectors.map((v) => Array.from(v));
       }
       const forwardHeapPeak = webvram.heapPeakBytes();

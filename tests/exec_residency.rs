@@ -457,3 +457,74 @@ fn non_resident_layers_computed_on_the_cpu_give_the_same_output_without_uploads(
         assert!(books.agrees, "{label}: {books:?}");
     }
 }
+
+/// With a layer source and no wasm copies, each streamed layer after the first two is read one
+/// layer early (while the layer two before it computes) when the room allows a layer, and never
+/// when it does not; every layer is still read exactly once and the output is bit for bit the
+/// same.
+#[test]
+fn the_streamed_layer_after_the_next_is_read_ahead_only_where_the_room_allows() {
+    let url = write(&MODEL, "read-ahead");
+    let run = |room: u64| {
+        // NO_VRAM, no host budget and no layer in wasm memory: every layer comes back through
+        // the source per call.
+        let mut decision = budget(VramState::NoVram, 100);
+        decision.host_budget_bytes = 0;
+        let (mut manager, mut exec, id) = setup(decision, Default::default());
+        let (source, fetched) = CheckpointSource::new(&url);
+        exec.set_source(Box::new(source));
+        let plan = manager.load_models_gpu(&LoadRequest::new([id]), 1).unwrap();
+        block_on(exec.apply(&mut manager, &plan)).unwrap();
+        let books = exec.books(&manager);
+        assert!(books.agrees && books.held_host_bytes == 0, "{books:?}");
+        exec.set_read_ahead_room(room);
+        let input = MODEL.input(BATCH, exec.device());
+        let (output, stats) = block_on(exec.forward(id, &MODEL, input)).unwrap();
+        let output = block_on(exec.read(output)).unwrap();
+        let fetched = fetched.load(std::sync::atomic::Ordering::Relaxed);
+        (output, stats, fetched)
+    };
+    let (plain, plain_stats, plain_fetched) = run(0);
+    assert_eq!(plain_stats.streamed_layers, MODEL.layers);
+    assert_eq!(plain_stats.read_ahead_layers, 0);
+    assert_eq!(plain_stats.peak_read_ahead_bytes, 0);
+
+    let (ahead, stats, fetched) = run(MODEL.layer_bytes());
+    assert_eq!(stats.read_ahead_layers, MODEL.layers - 2, "{stats:?}");
+    assert_eq!(stats.peak_read_ahead_bytes, MODEL.layer_bytes());
+    assert_eq!(fetched, plain_fetched, "each layer read once");
+    assert_eq!(fetched, MODEL.bytes());
+    assert_eq!(stats.fetched_bytes, plain_stats.fetched_bytes);
+    // The device still holds at most two streamed layers: the read-ahead waits in memory.
+    assert_eq!(stats.peak_streamed_bytes, plain_stats.peak_streamed_bytes);
+    assert_eq!(ahead, plain, "bit for bit");
+
+    let (_, short, _) = run(MODEL.layer_bytes() - 1);
+    assert_eq!(
+        short.read_ahead_layers, 0,
+        "a layer larger than the room is not read ahead"
+    );
+
+    // Through `load_and_run`, the room is the manager's host budget: one layer's worth holds
+    // layer 0 in wasm memory and lets each later layer but the first be read ahead; none
+    // without a host budget.
+    let through_the_manager = |host_budget: u64| {
+        let mut decision = budget(VramState::NoVram, 100);
+        decision.host_budget_bytes = host_budget;
+        let (mut manager, mut exec, id) = setup(decision, Default::default());
+        exec.set_source(Box::new(CheckpointSource::new(&url).0));
+        let input = |device: &_| Ok(MODEL.input(BATCH, device));
+        let request = LoadRequest::new([id]);
+        let ran = block_on(exec.load_and_run(&mut manager, id, &MODEL, &request, input, 1));
+        let ran = ran.unwrap();
+        assert!(exec.books(&manager).agrees);
+        (block_on(exec.read(ran.output)).unwrap(), ran.stats)
+    };
+    let (output, stats) = through_the_manager(MODEL.layer_bytes());
+    assert_eq!(stats.fetched_bytes, MODEL.bytes() - MODEL.layer_bytes());
+    assert_eq!(stats.read_ahead_layers, MODEL.layers - 2, "{stats:?}");
+    assert_eq!(output, plain);
+    let (output, stats) = through_the_manager(0);
+    assert_eq!(stats.read_ahead_layers, 0, "{stats:?}");
+    assert_eq!(output, plain);
+}

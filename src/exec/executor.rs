@@ -31,6 +31,9 @@ pub struct Executor {
     pub(crate) pinned: BTreeMap<(ModelId, String), HostTensor>,
     pub(crate) source: Option<Box<dyn LayerSource>>,
     pub(crate) simulated_capacity: Option<u64>,
+    /// The largest layer a forward pass may read ahead (see
+    /// [`set_read_ahead_room`](Self::set_read_ahead_room)).
+    pub(crate) read_ahead_room: u64,
     pub(crate) watch: DeviceWatch,
 }
 
@@ -45,6 +48,7 @@ impl Executor {
             pinned: BTreeMap::new(),
             source: None,
             simulated_capacity: None,
+            read_ahead_room: 0,
             watch,
         }
     }
@@ -214,6 +218,7 @@ impl std::fmt::Debug for Executor {
             .field("host_bytes", &self.host_bytes())
             .field("source", &self.source.is_some())
             .field("simulated_capacity", &self.simulated_capacity)
+            .field("read_ahead_room", &self.read_ahead_room)
             .field("device_lost", &self.watch.lost())
             .finish()
     }

@@ -1,10 +1,6 @@
 //! The layered forward pass: resident layers used in place, the others streamed in one at a time
 //! with the next one's read and upload issued before the current one's compute (ComfyUI's cast
-//! weights).
-
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
+//! weights), and the one after it read ahead where there is room.
 
 use burn::tensor::Device;
 
@@ -12,7 +8,8 @@ use crate::exec::error::ExecError;
 use crate::exec::executor::Executor;
 use crate::exec::layer::LayerWeights;
 use crate::exec::model::LayeredModel;
-use crate::exec::slot::{Slot, host_bytes_of};
+use crate::exec::read_ahead::{ReadAhead, poll_once};
+use crate::exec::slot::{HostCopy, Slot, host_bytes_of};
 use crate::exec::watch::classify;
 use crate::manager::ModelId;
 
@@ -59,6 +56,12 @@ pub struct ForwardStats {
     /// The most pool bytes in use seen after each layer was queued (uploads and the layer's
     /// output included). 0 when the backend reports no pool.
     pub peak_pool_in_use: u64,
+    /// Streamed layers whose read started one layer earlier than their prefetch (while the
+    /// layer before the previous one computed), where the room allowed
+    /// ([`Executor::set_read_ahead_room`]).
+    pub read_ahead_layers: usize,
+    /// The most bytes read ahead and waiting at once (at most one layer's).
+    pub peak_read_ahead_bytes: u64,
 }
 
 impl ForwardStats {
@@ -81,6 +84,8 @@ impl ForwardStats {
         self.peak_streamed_bytes = self.peak_streamed_bytes.max(later.peak_streamed_bytes);
         self.streamed_bound_bytes = self.streamed_bound_bytes.max(later.streamed_bound_bytes);
         self.peak_pool_in_use = self.peak_pool_in_use.max(later.peak_pool_in_use);
+        self.read_ahead_layers += later.read_ahead_layers;
+        self.peak_read_ahead_bytes = self.peak_read_ahead_bytes.max(later.peak_read_ahead_bytes);
     }
 }
 
@@ -98,7 +103,10 @@ impl Executor {
     ///
     /// where `streamed_bound_bytes` (see [`ForwardStats`]) is at most twice the largest
     /// non-resident layer and "activations" is the input, the output and the model's
-    /// temporaries of one layer. Reading the output back is the caller's
+    /// temporaries of one layer. The streamed layer after the next one is read (not uploaded)
+    /// meanwhile too when its bytes fit the read-ahead room
+    /// ([`set_read_ahead_room`](Self::set_read_ahead_room)): it takes no device memory, and in a
+    /// browser waits outside wasm memory. Reading the output back is the caller's
     /// ([`read`](Self::read)), so a lost device shows up there.
     ///
     /// # Errors
@@ -146,6 +154,10 @@ impl Executor {
         };
         stats.peak_pool_in_use = stats.pool_in_use_before;
         let mut prefetched: Option<(usize, LayerWeights)> = None;
+        let mut ahead: Option<ReadAhead<'_>> = None;
+        let streamed_after = |from: usize| {
+            (from + 1..slots.len()).find(|&j| slots[j].gpu.is_none() && !on_cpu(&slots[j]))
+        };
         let mut activation = input;
         let mut activation_on_cpu = false;
         for (index, slot) in slots.iter().enumerate() {
@@ -176,21 +188,32 @@ impl Executor {
                     None
                 }
                 (None, Some((at, weights))) if at == index => Some(weights),
-                (None, _) => Some(self.stream_in(id, slot, &mut stats).await?),
+                (None, _) => {
+                    let early = ReadAhead::take_for(&mut ahead, index);
+                    Some(self.stream_in(id, slot, early, &mut stats).await?)
+                }
             };
-            let next =
-                (index + 1..slots.len()).find(|&j| slots[j].gpu.is_none() && !on_cpu(&slots[j]));
+            let next = streamed_after(index);
             // The next streamed layer's read starts before this layer's compute and ends after
             // it: a browser reads Cache Storage and the network on its own threads meanwhile.
+            // The one after it is read too where the room allows, so a read is always queued.
             let mut reading = None;
             if prefetched.is_none()
                 && let Some(next) = next
             {
-                let mut read = Box::pin(self.stream_in_alone(id, &slots[next]));
+                let early = ReadAhead::take_for(&mut ahead, next);
+                let mut read = Box::pin(self.stream_in_alone(id, &slots[next], early));
                 match poll_once(&mut read).await {
                     Some(done) => prefetched = Some((next, stats.absorbed(done?))),
                     None => reading = Some((next, read)),
                 }
+            }
+            if ahead.is_none()
+                && let Some(after) = next.and_then(streamed_after)
+            {
+                ahead = self.read_ahead(id, after, &slots[after]).await;
+                let waiting = ahead.as_ref().map_or(0, ReadAhead::bytes);
+                stats.peak_read_ahead_bytes = stats.peak_read_ahead_bytes.max(waiting);
             }
             let weights = (streamed.as_ref().or(slot.gpu.as_ref())).ok_or_else(|| {
                 ExecError::NotInMemory {
@@ -218,14 +241,22 @@ impl Executor {
         }
     }
 
-    /// Uploads a non-resident layer for this call.
+    /// Uploads a non-resident layer for this call: from its wasm copy, the read started `early`
+    /// ([`ReadAhead`]), or a read started now.
     async fn stream_in(
         &self,
         id: ModelId,
         slot: &Slot,
+        early: Option<ReadAhead<'_>>,
         stats: &mut ForwardStats,
     ) -> Result<LayerWeights, ExecError> {
-        let copy = host_bytes_of(slot, id, self.source()).await?;
+        let copy = match early {
+            Some(read) => {
+                stats.read_ahead_layers += 1;
+                HostCopy::Fetched(read.finish().await?)
+            }
+            None => host_bytes_of(slot, id, self.source()).await?,
+        };
         let (weights, fetched) = copy.upload(&self.compute, self.simulated_capacity).await?;
         stats.fetched_bytes += fetched;
         // burn's CPU backend computes on the values in wasm memory: nothing moves unless the
@@ -245,9 +276,10 @@ impl Executor {
         &self,
         id: ModelId,
         slot: &Slot,
+        early: Option<ReadAhead<'_>>,
     ) -> Result<(LayerWeights, ForwardStats), ExecError> {
         let mut stats = ForwardStats::default();
-        let weights = self.stream_in(id, slot, &mut stats).await?;
+        let weights = self.stream_in(id, slot, early, &mut stats).await?;
         Ok((weights, stats))
     }
 
@@ -257,16 +289,6 @@ impl Executor {
             .memory_pool_usage()
             .map_or(0, |usage| usage.bytes_in_use)
     }
-}
-
-/// Polls `future` once: `None` while it waits, so that work it started (a read) goes on while
-/// the caller does something else before awaiting it.
-async fn poll_once<F: Future + Unpin>(future: &mut F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| match Pin::new(&mut *future).poll(cx) {
-        Poll::Ready(output) => Poll::Ready(Some(output)),
-        Poll::Pending => Poll::Ready(None),
-    })
-    .await
 }
 
 /// The model must run exactly the layers inserted, in order.

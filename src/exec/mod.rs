@@ -49,6 +49,7 @@ mod host;
 mod host_sink;
 mod layer;
 mod model;
+mod read_ahead;
 mod recovery;
 mod restore;
 mod slot;

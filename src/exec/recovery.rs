@@ -112,6 +112,9 @@ impl Executor {
         let plan = manager.load_models_gpu(request, now_ms)?;
         let load = self.apply(manager, &plan).await?;
         let input = input(self.device())?;
+        // A layer read ahead waits outside wasm memory: the host budget's cap holds, and
+        // it bounds that layer too.
+        self.set_read_ahead_room(manager.decision().host_budget_bytes);
         let (output, stats) = self.forward_split(id, model, input, split).await?;
         Ok(Run {
             output,

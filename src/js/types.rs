@@ -248,6 +248,9 @@ export interface Model {
 export interface ForwardStats {
   layers: number; streamedLayers: number; residentBytes: number; uploadedBytes: number;
   fetchedBytes: number; peakStreamedBytes: number; streamedBoundBytes: number;
+  /** Streamed layers read one layer earlier than their upload, where the host budget had room
+   * for one (the bytes wait outside wasm memory), and the most bytes so waiting at once. */
+  readAheadLayers: number; peakReadAheadBytes: number;
   poolInUseBefore: number; peakPoolInUse: number;
   /** Layers computed on the CPU from wasm memory while the rest ran on the GPU, and how often
    * the activation crossed between the two. */
