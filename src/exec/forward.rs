@@ -56,8 +56,8 @@ pub struct ForwardStats {
     /// The most pool bytes in use seen after each layer was queued (uploads and the layer's
     /// output included). 0 when the backend reports no pool.
     pub peak_pool_in_use: u64,
-    /// Streamed layers whose read started one layer earlier than their prefetch (while the
-    /// layer before the previous one computed), where the room allowed
+    /// Streamed layers whose read started while the streamed layer two before them computed
+    /// (one layer earlier than their prefetch), where the room allowed
     /// ([`Executor::set_read_ahead_room`]).
     pub read_ahead_layers: usize,
     /// The most bytes read ahead and waiting at once (at most one layer's).
