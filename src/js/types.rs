@@ -248,8 +248,8 @@ export interface Model {
 export interface ForwardStats {
   layers: number; streamedLayers: number; residentBytes: number; uploadedBytes: number;
   fetchedBytes: number; peakStreamedBytes: number; streamedBoundBytes: number;
-  /** Streamed layers read one layer earlier than their upload, where the host budget had room
-   * for one (the bytes wait outside wasm memory), and the most bytes so waiting at once. */
+  /** Streamed layers whose read started one layer before their upload (each at most the
+   * `hostBudget` in size; the bytes wait outside wasm memory), and the most bytes so waiting. */
   readAheadLayers: number; peakReadAheadBytes: number;
   poolInUseBefore: number; peakPoolInUse: number;
   /** Layers computed on the CPU from wasm memory while the rest ran on the GPU, and how often
