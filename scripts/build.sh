@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the npm package into pkg/: the full module (WebGPU + CPU) in pkg/ and the CPU-only module
-# (`--no-default-features`, a third of the size: no GPU kernel compiler) in pkg/cpu/, each by
-# wasm-pack (release, --target web) and then wasm-opt from the `binaryen` npm package. (Debian 12's
+# Builds the npm package into pkg/: the full module (WebGPU + CPU) in pkg/, the CPU-only module
+# (`--no-default-features`, a third of the size: no GPU kernel compiler) in pkg/cpu/, and the same
+# with relaxed SIMD kernels (`--features relaxed-simd`; its dependencies are pkg/cpu's, so only
+# the crate itself compiles again) in pkg/cpu-relaxed/, each by wasm-pack (release, --target web)
+# and then wasm-opt from the `binaryen` npm package. (Debian 12's
 # binaryen 108 produces a module Chromium rejects: it rewrites wasm-bindgen's reference-typed tables
 # wrongly. Without any wasm-opt the package still works.) pkg/select.js picks one for the browser.
 # Skips all work when pkg/ is newer than every input.
@@ -10,9 +12,15 @@ cd "$(dirname "$0")/.."
 
 full=pkg/webvram_bg.wasm
 cpu=pkg/cpu/webvram_bg.wasm
+relaxed=pkg/cpu-relaxed/webvram_bg.wasm
 inputs="src js Cargo.toml Cargo.lock scripts/build.sh"
-if [ -f "$full" ] && [ -f "$cpu" ] && [ -f pkg/select.js ] \
-  && [ -z "$(find $inputs -newer "$full" -print -quit)" ] && [ -z "$(find $inputs -newer "$cpu" -print -quit)" ]; then
+up_to_date() {
+  for wasm in "$full" "$cpu" "$relaxed"; do
+    [ -f "$wasm" ] && [ -z "$(find $inputs -newer "$wasm" -print -quit)" ] || return 1
+  done
+  [ -f pkg/select.js ]
+}
+if up_to_date; then
   echo "[build] pkg/ is up to date"
   exit 0
 fi
@@ -35,25 +43,37 @@ module() {
   sed "s#@ERRORS@#./$errors#" js/index.js > "$out/index.js"
   cp js/index.d.ts "$out/index.d.ts"
 }
-# The full module first: its wasm-pack writes into pkg/, which holds cpu/.
-module pkg
-module pkg/cpu --no-default-features
-cp js/select.js pkg/select.js
-cp js/select.d.ts pkg/select.d.ts
-
 opt=node_modules/.bin/wasm-opt
 level=${WASM_OPT_LEVEL:--O3}
-if [ -x "$opt" ] && [ "$level" != none ]; then
-  # wasm-opt runs on one core: both modules at once (the full one takes ~6 min on this machine).
-  # No --enable flags: binaryen reads the features rustc declared in the module.
-  echo "[build] wasm-opt $level on both modules ($(stat -c %s "$full") and $(stat -c %s "$cpu") bytes before; minutes)"
-  "$opt" "$level" "$full" -o "$full.opt" & full_pid=$!
-  "$opt" "$level" "$cpu" -o "$cpu.opt" & cpu_pid=$!
-  wait "$full_pid" && wait "$cpu_pid"
-  mv "$full.opt" "$full"
-  mv "$cpu.opt" "$cpu"
-fi
-for wasm in "$full" "$cpu"; do
+# wasm-opt on one module, in place, in the background (its pid in $!). No --enable flags: binaryen
+# reads the features rustc declared in the module.
+optimise() {
+  if [ -x "$opt" ] && [ "$level" != none ]; then
+    echo "[build] wasm-opt $level $1 ($(stat -c %s "$1") bytes before; minutes)"
+    { "$opt" "$level" "$1" -o "$1.opt" && mv "$1.opt" "$1"; } &
+  else
+    true &
+  fi
+}
+
+# The full module first: its wasm-pack writes into pkg/, which holds cpu/ and cpu-relaxed/. Its
+# wasm-opt (one core, ~6 min on this machine) runs while the CPU-only modules compile; theirs
+# (about 1.5 min each) run one after the other beside it.
+module pkg
+optimise "$full"
+full_pid=$!
+module pkg/cpu --no-default-features
+optimise "$cpu"
+cpu_pid=$!
+module pkg/cpu-relaxed --no-default-features --features relaxed-simd
+wait "$cpu_pid"
+optimise "$relaxed"
+relaxed_pid=$!
+cp js/select.js pkg/select.js
+cp js/select.d.ts pkg/select.d.ts
+wait "$full_pid"
+wait "$relaxed_pid"
+for wasm in "$full" "$cpu" "$relaxed"; do
   raw=$(stat -c %s "$wasm")
   gz=$(gzip -9 -c "$wasm" | wc -c)
   awk -v w="$wasm" -v r="$raw" -v g="$gz" 'BEGIN { printf "[build] %s: %.1f MB, %.1f MB gzipped\n", w, r / 1e6, g / 1e6 }'

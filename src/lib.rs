@@ -34,5 +34,12 @@ pub use stats::SystemStats;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Which build this is, reported as `webvram_build` in [`SystemStats`]: `"gpu"` (WebGPU and the
-/// CPU, the package's `webvram`) or `"cpu"` (the CPU-only `webvram/cpu`, no GPU backend linked).
-pub const BUILD: &str = if cfg!(feature = "gpu") { "gpu" } else { "cpu" };
+/// CPU, the package's `webvram`), `"cpu"` (the CPU-only `webvram/cpu`, no GPU backend linked) or
+/// `"cpu-relaxed"` (`webvram/cpu-relaxed`: the same with the `relaxed-simd` kernels).
+pub const BUILD: &str = if cfg!(feature = "gpu") {
+    "gpu"
+} else if cfg!(all(target_arch = "wasm32", feature = "relaxed-simd")) {
+    "cpu-relaxed"
+} else {
+    "cpu"
+};

@@ -39,7 +39,7 @@ pub struct SystemInfo {
     pub wasm_memory_bytes: u64,
     /// This crate's version.
     pub webvram_version: String,
-    /// `"gpu"` or `"cpu"`: which of the package's two modules this is ([`crate::BUILD`]).
+    /// `"gpu"`, `"cpu"` or `"cpu-relaxed"`: which of the package's modules this is ([`crate::BUILD`]).
     pub webvram_build: String,
     /// `navigator.userAgent`, or a native description.
     pub user_agent: String,

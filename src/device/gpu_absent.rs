@@ -6,7 +6,7 @@ use burn::tensor::Device;
 
 /// Why a runtime of this build has no GPU: the policy's `adapter` reason.
 pub(crate) const CPU_ONLY: &str =
-    "this is webvram's CPU-only build (webvram/cpu): import \"webvram\" for WebGPU";
+    "this is a CPU-only build of webvram (webvram/cpu[-relaxed]): import \"webvram\" for WebGPU";
 
 /// No device can exist in this build: an empty enum, so every method is `match *self {}`.
 #[derive(Clone, Debug)]

@@ -111,8 +111,8 @@ export interface SystemStats {
   system: { os: string; ram_total: number; ram_free: number;
     /** The module's `WebAssembly.Memory` byte length. */
     wasm_memory_bytes: number; webvram_version: string;
-    /** `'gpu'` for `webvram`, `'cpu'` for the CPU-only `webvram/cpu`. */
-    webvram_build: 'gpu' | 'cpu'; user_agent: string };
+    /** The package module: `'gpu'` `webvram`, `'cpu'` `webvram/cpu`, `'cpu-relaxed'` `webvram/cpu-relaxed`. */
+    webvram_build: 'gpu' | 'cpu' | 'cpu-relaxed'; user_agent: string };
   devices: { name: string; type: string; index: number; vram_total: number; vram_free: number;
     torch_vram_total: number; torch_vram_free: number }[];
   vram_state: VramState;

@@ -2,7 +2,8 @@
 // `import init, { Runtime } from 'webvram'` in a plain ESM page (import map) and in a Vite build (a
 // page and a module worker), each opened in headless Chromium and asked for real all-MiniLM-L6-v2
 // embeddings (on the CPU backend: see pack-app/embed.js). `webvram/select` must pick the CPU-only
-// module (`webvram/cpu`) in this browser, which has no WebGPU adapter, and fetch only its wasm.
+// module with relaxed SIMD (`webvram/cpu-relaxed`) in this browser, which has no WebGPU adapter and
+// has relaxed SIMD, and fetch only its wasm; its embeddings must match `webvram/cpu`'s (SIMD128).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -91,18 +92,20 @@ function assertEmbeddings(result, build = 'gpu') {
 test('the tarball holds the built package and nothing else, and its entry points resolve', async () => {
   const files = pack.files.map((f) => f.path);
   const modules = ['pkg/webvram.js', 'pkg/webvram.d.ts', 'pkg/webvram_bg.wasm'];
-  for (const file of ['package.json', 'pkg/select.js', 'pkg/select.d.ts', ...modules, ...modules.map((f) => f.replace('pkg/', 'pkg/cpu/'))]) {
+  const cpuModules = ['pkg/cpu/', 'pkg/cpu-relaxed/'].flatMap((dir) => modules.map((f) => f.replace('pkg/', dir)));
+  for (const file of ['package.json', 'pkg/select.js', 'pkg/select.d.ts', ...modules, ...cpuModules]) {
     assert.ok(files.includes(file), `${file} missing from ${files.join(', ')}`);
   }
   // pkg/snippets/ holds the JS files the Rust side imports (wasm-bindgen's `module = "/js/…"`).
-  const stray = files.filter((f) => !/^(package\.json|README\.md|LICENSE[-\w.]*|pkg\/select\.(js|d\.ts)|pkg\/(cpu\/)?((index|errors)\.(js|d\.ts)|webvram[\w.]*\.(js|d\.ts|wasm)|snippets\/.+\.(m?js|d\.ts)))$/.test(f));
+  const stray = files.filter((f) => !/^(package\.json|README\.md|LICENSE[-\w.]*|pkg\/select\.(js|d\.ts)|pkg\/(cpu(-relaxed)?\/)?((index|errors)\.(js|d\.ts)|webvram[\w.]*\.(js|d\.ts|wasm)|snippets\/.+\.(m?js|d\.ts)))$/.test(f));
   assert.deepEqual(stray, [], 'unexpected files in the tarball');
 
   const installed = join(app, 'node_modules/webvram');
   const manifest = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8'));
   assert.equal(manifest.exports['.'].types, manifest.types);
-  const targets = [manifest.main, manifest.types, manifest.exports['./webvram_bg.wasm'], manifest.exports['./cpu/webvram_bg.wasm']];
-  for (const entry of ['.', './cpu', './select']) targets.push(manifest.exports[entry].default, manifest.exports[entry].types);
+  const targets = [manifest.main, manifest.types];
+  for (const dir of ['.', './cpu', './cpu-relaxed']) targets.push(manifest.exports[`${dir}/webvram_bg.wasm`]);
+  for (const entry of ['.', './cpu', './cpu-relaxed', './select']) targets.push(manifest.exports[entry].default, manifest.exports[entry].types);
   for (const target of targets) {
     assert.ok(existsSync(join(installed, target)), `${target} is named in package.json but not installed`);
   }
@@ -111,9 +114,11 @@ test('the tarball holds the built package and nothing else, and its entry points
   assert.equal(require.resolve('webvram'), join(installed, 'pkg/index.js'));
   assert.equal(require.resolve('webvram/webvram_bg.wasm'), join(installed, 'pkg/webvram_bg.wasm'));
   assert.equal(require.resolve('webvram/cpu'), join(installed, 'pkg/cpu/index.js'));
+  assert.equal(require.resolve('webvram/cpu-relaxed'), join(installed, 'pkg/cpu-relaxed/index.js'));
   assert.equal(require.resolve('webvram/select'), join(installed, 'pkg/select.js'));
   // Every module the entries and the glue import (wasm-bindgen's snippets) must ship with them.
-  for (const module of ['pkg/index.js', 'pkg/webvram.js', 'pkg/cpu/index.js', 'pkg/cpu/webvram.js', 'pkg/select.js']) {
+  for (const module of ['pkg/index.js', 'pkg/webvram.js', 'pkg/cpu/index.js', 'pkg/cpu/webvram.js',
+    'pkg/cpu-relaxed/index.js', 'pkg/cpu-relaxed/webvram.js', 'pkg/select.js']) {
     const source = await readFile(join(installed, module), 'utf8');
     for (const [, spec] of source.matchAll(/\bfrom\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
       assert.ok(files.includes(posix.join(posix.dirname(module), spec)), `${module} imports ${spec}, which is not in the tarball`);
@@ -135,10 +140,13 @@ test('the tarball holds the built package and nothing else, and its entry points
   assert.match(await readFile(join(installed, 'pkg/cpu/index.d.ts'), 'utf8'), /export \* from '\.\/webvram'/);
   assert.match(await readFile(join(installed, 'pkg/select.d.ts'), 'utf8'), /export function importWebvram/);
   const wasm = await readFile(join(installed, 'pkg/webvram_bg.wasm'));
-  const cpu = await readFile(join(installed, 'pkg/cpu/webvram_bg.wasm'));
-  for (const module of [wasm, cpu]) assert.deepEqual([...module.subarray(0, 4)], [0x00, 0x61, 0x73, 0x6d], 'not a wasm module');
-  // The point of the CPU-only module: it leaves out the GPU backend, most of the full one.
-  assert.ok(cpu.length < wasm.length / 2, `cpu module ${cpu.length} bytes vs full ${wasm.length}`);
+  for (const dir of ['cpu', 'cpu-relaxed']) {
+    const cpu = await readFile(join(installed, `pkg/${dir}/webvram_bg.wasm`));
+    assert.deepEqual([...cpu.subarray(0, 4)], [0x00, 0x61, 0x73, 0x6d], `${dir}: not a wasm module`);
+    // The point of the CPU-only modules: they leave out the GPU backend, most of the full one.
+    assert.ok(cpu.length < wasm.length / 2, `${dir} module ${cpu.length} bytes vs full ${wasm.length}`);
+  }
+  assert.deepEqual([...wasm.subarray(0, 4)], [0x00, 0x61, 0x73, 0x6d], 'not a wasm module');
 });
 
 test('a plain ESM page imports the installed package through an import map', async () => {
@@ -147,20 +155,44 @@ test('a plain ESM page imports the installed package through an import map', asy
   assert.deepEqual(wasm, ['/node_modules/webvram/pkg/webvram_bg.wasm']);
 });
 
-/** `webvram/select` chose the CPU-only module for this adapter-less browser, which ran MiniLM. */
-function assertSelectedCpu(result) {
-  assertEmbeddings(result, 'cpu');
-  assert.equal(result.choice.build, 'cpu');
-  assert.match(result.choice.reason, /navigator\.gpu|requestAdapter|isFallbackAdapter|software/);
-  assert.ok(result.reasons.some((r) => r.includes('CPU-only build')), result.reasons.join('; '));
-  assert.equal(result.forcedState, 'DISABLED', 'vram: "high" on the CPU-only module');
-  assert.deepEqual([result.explicit.cpu.build, result.explicit.high.build], ['cpu', 'gpu']);
+/** `webvram/cpu` (SIMD128) on its own: the module engines without relaxed SIMD get. */
+let simd128;
+async function simd128Vectors() {
+  if (!simd128) {
+    const { result, wasm } = await openApp('/cpu-plain.html');
+    assertEmbeddings(result, 'cpu');
+    assert.deepEqual(wasm, ['/node_modules/webvram/pkg/cpu/webvram_bg.wasm']);
+    simd128 = result.vectors;
+  }
+  return simd128;
 }
 
-test('webvram/select picks the CPU-only module where there is no adapter, and fetches only it', async () => {
+test('a plain ESM page runs webvram/cpu, the SIMD128 CPU-only module', async () => {
+  assert.equal((await simd128Vectors()).length, 3);
+});
+
+/**
+ * `webvram/select` chose the relaxed-SIMD CPU-only module for this adapter-less browser (Chromium
+ * has relaxed SIMD), which ran MiniLM to within float rounding of `webvram/cpu`.
+ */
+async function assertSelectedCpu(result) {
+  assertEmbeddings(result, 'cpu-relaxed');
+  assert.equal(result.choice.build, 'cpu-relaxed');
+  assert.match(result.choice.reason, /(navigator\.gpu|requestAdapter|isFallbackAdapter|software).*; relaxed SIMD validates$/);
+  assert.ok(result.reasons.some((r) => r.includes('CPU-only build')), result.reasons.join('; '));
+  assert.equal(result.forcedState, 'DISABLED', 'vram: "high" on the CPU-only module');
+  assert.deepEqual([result.explicit.cpu.build, result.explicit.high.build], ['cpu-relaxed', 'gpu']);
+  // Fused multiply-adds round once instead of twice: the last bits move, nothing more.
+  const reference = await simd128Vectors();
+  let worst = 0;
+  result.vectors.forEach((v, i) => v.forEach((x, j) => { worst = Math.max(worst, Math.abs(x - reference[i][j])); }));
+  assert.ok(worst < 1e-5, `relaxed vs SIMD128 max |diff| ${worst}`);
+}
+
+test('webvram/select picks the relaxed-SIMD CPU-only module where there is no adapter, and fetches only it', async () => {
   const { result, wasm } = await openApp('/select-plain.html');
-  assertSelectedCpu(result);
-  assert.deepEqual(wasm, ['/node_modules/webvram/pkg/cpu/webvram_bg.wasm']);
+  await assertSelectedCpu(result);
+  assert.deepEqual(wasm, ['/node_modules/webvram/pkg/cpu-relaxed/webvram_bg.wasm']);
 });
 
 describe('a Vite build', () => {
@@ -178,11 +210,11 @@ describe('a Vite build', () => {
     emitted = assets.filter((f) => /^webvram_bg-[\w-]+\.wasm$/.test(f));
   });
 
-  test('emits both modules\' wasm as hashed assets (select.js can import either)', () => {
-    assert.equal(emitted.length, 2, `wasm assets: ${emitted.join(', ')}`);
+  test('emits the three modules\' wasm as hashed assets (select.js can import any)', () => {
+    assert.equal(emitted.length, 3, `wasm assets: ${emitted.join(', ')}`);
   });
 
-  /** The emitted wasm that `page` fetched: exactly one, and one of the two. */
+  /** The emitted wasm that `page` fetched: exactly one, and one of the three. */
   function fetchedOne(wasm) {
     assert.equal(wasm.length, 1, `fetched ${wasm.join(', ')}`);
     const name = wasm[0].replace('/dist/assets/', '');
@@ -203,9 +235,9 @@ describe('a Vite build', () => {
     assert.equal(fetchedOne(wasm), full);
   });
 
-  test('bundles webvram/select, which fetches only the CPU-only module here', async () => {
+  test('bundles webvram/select, which fetches only the relaxed-SIMD CPU-only module here', async () => {
     const { result, wasm } = await openApp('/dist/select.html');
-    assertSelectedCpu(result);
+    await assertSelectedCpu(result);
     assert.notEqual(fetchedOne(wasm), full);
   });
 });

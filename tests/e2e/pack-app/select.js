@@ -1,5 +1,5 @@
-// `webvram/select` with default options: in this browser (no WebGPU adapter) it must pick the
-// CPU-only module, and only that module's wasm may be fetched.
+// `webvram/select` with default options: in this browser (no WebGPU adapter, relaxed SIMD) it must pick the
+// relaxed-SIMD CPU-only module, and only that module's wasm may be fetched.
 import { chooseBuild, importWebvram } from 'webvram/select';
 import { embedWith } from './run.js';
 import { report } from './report.js';
