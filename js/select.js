@@ -5,7 +5,8 @@
 // its projection kernels built with relaxed SIMD's fused multiply-add: 13–19% faster, but it does
 // not validate in an engine without relaxed SIMD, e.g. Safari). Where `Runtime.create` would compute
 // on the CPU anyway — no WebGPU, no adapter, a software adapter, or `vram: 'cpu'` — a CPU-only
-// module is enough: the relaxed one where a probe of its instruction validates, else `webvram/cpu`. These are the policy's static rules (src/policy/select.rs, SOFTWARE_MARKERS in
+// module is enough: the relaxed one where a probe of its instruction validates, else `webvram/cpu`.
+// These are the policy's static rules (src/policy/select.rs, SOFTWARE_MARKERS in
 // src/policy/class.rs); the ones that need the device (GPU reserve, learned budgets) run inside
 // the full module as before.
 
