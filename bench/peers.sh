@@ -3,8 +3,9 @@
 # "Benchmarking another runtime"): all-MiniLM-L6-v2 embeddings in headless Chromium, same sentences, same
 # timing loop, same cosine checks. Runs the peers, then webvram (bench/minilm.html on pkg/, so build first),
 # one after the other on this machine, each config in a fresh Chromium; prints a markdown table. webvram runs as
-# webvram:auto (default options), webvram:wasm (vram 'cpu'), webvram.cpu:* (the CPU-only module, webvram/cpu),
-# webvram.select:auto (webvram/select's pick) and with --webgpu webvram:webgpu (vram 'shared').
+# webvram:auto (default options), webvram:wasm (vram 'cpu'), webvram.cpu:auto and webvram.relaxed:auto (the
+# CPU-only modules, webvram/cpu and webvram/cpu-relaxed), webvram.select:auto (webvram/select's pick) and with
+# --webgpu webvram:webgpu (vram 'shared').
 #   bash bench/peers.sh [--webgpu] [peer-bench run.mjs options, e.g. --reps 7]
 #   --webgpu  also tjs:webgpu and webvram:webgpu (SwiftShader here: slow, sections on a 60 s budget)
 # env: PEER_BENCH (default ../shared/peer-bench), DATA, CHROMIUM (see its README).
@@ -12,7 +13,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 peer=${PEER_BENCH:-../shared/peer-bench}
-peers=tjs:wasm,ort:wasm mine=webvram:auto,webvram:wasm,webvram.cpu:auto,webvram.select:auto
+peers=tjs:wasm,ort:wasm mine=webvram:auto,webvram:wasm,webvram.cpu:auto,webvram.relaxed:auto,webvram.select:auto
 if [ "${1:-}" = --webgpu ]; then shift; peers+=,tjs:webgpu; mine+=,webvram:webgpu; fi
 mkdir -p bench/out && rm -f bench/out/peers.json bench/out/webvram.json
 status=0
